@@ -1,0 +1,122 @@
+/**
+ * `clerk-bulk mock-server`: start the fake API from command-line options and say where
+ * it listens. The lead's yargs code calls this; the first line of output is read by
+ * parent processes to learn the URL, so its wording is a contract.
+ */
+import { UsageError } from '../errors.js';
+import { parseIdsSpec } from './ids-spec.js';
+import { startMockServer } from './server.js';
+import type { MockServer, MockServerOptions, RetryAfterStyle } from './types.js';
+
+export { parseIdsSpec } from './ids-spec.js';
+
+export interface MockServerCommandOptions {
+  /** 0 = any free port. */
+  port: number;
+  apiKey: string;
+  /** `any`, `500`, `1-500` or `a,b,c`. */
+  ids: string;
+  /** Requests per second before answering 429. @default no limit */
+  rateLimit?: number;
+  /** @default 'seconds' */
+  retryAfter?: RetryAfterStyle;
+  /** Share of PUTs answered with a 5xx, 0..1. @default 0 */
+  failRate?: number;
+  /** `20` or `10-50`. @default no latency */
+  latencyMs?: string;
+  /** @default 1 */
+  seed?: number;
+}
+
+/** Start the server (without recording, so it can run for days) and print where it is. */
+export async function runMockServerCommand(
+  opts: MockServerCommandOptions,
+  io: { stdout: NodeJS.WritableStream },
+): Promise<MockServer> {
+  const options = toServerOptions(opts);
+  let server: MockServer;
+  try {
+    server = await startMockServer(options);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      throw new UsageError(
+        `cannot listen on 127.0.0.1:${opts.port}: ${code === 'EADDRINUSE' ? 'port already in use' : 'permission denied'}`,
+        'E_MOCK_LISTEN',
+        { cause: err },
+      );
+    }
+    if (err instanceof TypeError) throw new UsageError(err.message, 'E_USAGE', { cause: err });
+    throw err;
+  }
+  io.stdout.write(`clerk-bulk mock server listening on ${server.url}\n`);
+  io.stdout.write(`${describeSettings(opts)}\n`);
+  return server;
+}
+
+function toServerOptions(opts: MockServerCommandOptions): MockServerOptions {
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65_535) {
+    throw new UsageError(`--port: expected an integer from 0 to 65535, got ${opts.port}`);
+  }
+  if (opts.apiKey === '') throw new UsageError('--api-key: expected a non-empty key');
+  let ids: MockServerOptions['ids'];
+  try {
+    ids = parseIdsSpec(opts.ids);
+  } catch (err) {
+    throw new UsageError(`--ids: ${(err as Error).message}`, 'E_USAGE', { cause: err });
+  }
+  const options: MockServerOptions = {
+    port: opts.port,
+    host: '127.0.0.1',
+    apiKey: opts.apiKey,
+    ids,
+    // A long-running server must not grow a list of every request it ever saw.
+    record: false,
+  };
+  if (opts.rateLimit !== undefined) {
+    if (!Number.isFinite(opts.rateLimit) || opts.rateLimit <= 0) {
+      throw new UsageError(`--rate-limit: expected a number > 0, got ${opts.rateLimit}`);
+    }
+    options.rateLimit = { perSecond: opts.rateLimit, retryAfter: opts.retryAfter ?? 'seconds' };
+  }
+  if (opts.failRate !== undefined) {
+    if (!(opts.failRate >= 0 && opts.failRate <= 1)) {
+      throw new UsageError(`--fail-rate: expected a share from 0 to 1, got ${opts.failRate}`);
+    }
+    options.faults = { serverErrorRate: opts.failRate };
+  }
+  if (opts.latencyMs !== undefined) options.latencyMs = parseLatencySpec(opts.latencyMs);
+  if (opts.seed !== undefined) {
+    if (!Number.isFinite(opts.seed))
+      throw new UsageError(`--seed: expected a number, got ${opts.seed}`);
+    options.seed = opts.seed;
+  }
+  return options;
+}
+
+/** `20` → 20 ms; `10-50` → uniform between 10 and 50 ms. */
+export function parseLatencySpec(spec: string): number | [number, number] {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)\s*)?$/.exec(spec);
+  const minMs = Number(match?.[1]);
+  const maxMs = match?.[2] === undefined ? minMs : Number(match[2]);
+  if (match === null || !(minMs <= maxMs)) {
+    throw new UsageError(
+      `--latency: expected milliseconds as N or MIN-MAX (e.g. 10-50), got '${spec}'`,
+    );
+  }
+  return match[2] === undefined ? minMs : [minMs, maxMs];
+}
+
+/** The second output line. The API key is left out on principle, even a fake one. */
+function describeSettings(opts: MockServerCommandOptions): string {
+  const parts = [`ids: ${opts.ids}`];
+  parts.push(
+    opts.rateLimit === undefined
+      ? 'rate limit: none'
+      : `rate limit: ${opts.rateLimit}/s (429 hint: ${opts.retryAfter ?? 'seconds'})`,
+  );
+  parts.push(`latency: ${opts.latencyMs === undefined ? '0' : opts.latencyMs} ms`);
+  parts.push(`fail rate: ${opts.failRate ?? 0}`);
+  parts.push(`seed: ${opts.seed ?? 1}`);
+  return `${parts.join(', ')}; stop with Ctrl+C`;
+}

@@ -1,0 +1,21 @@
+/** The built-in fake Clerk Chat contacts API: public surface. */
+export {
+  type MockServerCommandOptions,
+  parseLatencySpec,
+  runMockServerCommand,
+} from './command.js';
+export { IdRange, parseIdsSpec } from './ids-spec.js';
+export { startMockServer } from './server.js';
+export type {
+  Contact,
+  FaultOptions,
+  MockServer,
+  MockServerOptions,
+  MockServerSettings,
+  MockServerStats,
+  RateLimitOptions,
+  RecordedRequest,
+  RetryAfterStyle,
+  ScriptedResponse,
+  ScriptStep,
+} from './types.js';

@@ -1,0 +1,163 @@
+/**
+ * Public types of the built-in mock server: its options, what it records, and the
+ * Contact it stores. Kept apart from the implementation so callers can import them
+ * with `import type` and nothing else.
+ */
+
+/** A Clerk Chat contact, as the API answers it (see api/update-contact.txt). */
+export interface Contact {
+  id: string;
+  teamId: string;
+  createdByUserId: string;
+  name: string | null;
+  /** E.164, e.g. `+15550001234`. */
+  phone: string;
+  email: string | null;
+  /** Appears only in answers: the public API cannot set it. */
+  externalId: string | null;
+  /** Appears only in answers: the public API cannot set it. */
+  optOut: boolean;
+  avatarURL: string | null;
+  public: boolean;
+  data: Record<string, unknown>;
+  attributes: unknown[];
+  /** ISO 8601. */
+  created: string;
+  /** ISO 8601; strictly later after every applied update. */
+  updated: string;
+}
+
+/** How a 429 tells the client when to come back. */
+export type RetryAfterStyle = 'seconds' | 'http-date' | 'x-ratelimit-reset' | 'none';
+
+export interface RateLimitOptions {
+  /** Requests allowed per second, on average. Fractions are allowed (0.5 = one every 2 s). */
+  perSecond: number;
+  /**
+   * Requests allowed at once after a quiet spell (the bucket size).
+   * @default perSecond (at least 1)
+   */
+  burst?: number;
+  /**
+   * `seconds`: `Retry-After: <integer seconds until a token is free, at least 1>`;
+   * `http-date`: `Retry-After: <HTTP-date>`; `x-ratelimit-reset`:
+   * `X-RateLimit-Reset: <unix epoch seconds>`; `none`: no hint at all.
+   * @default 'seconds'
+   */
+  retryAfter?: RetryAfterStyle;
+}
+
+export interface FaultOptions {
+  /** Share of PUTs answered 500, 502 or 503 (502/503 with an HTML body, as a proxy sends). @default 0 */
+  serverErrorRate?: number;
+  /** Share of PUTs whose connection is reset without an answer. @default 0 */
+  resetRate?: number;
+  /** Share of PUTs accepted and never answered (the client must time out); hung sockets are destroyed on close(). @default 0 */
+  hangRate?: number;
+  /** Share of PUTs whose update is applied, then the connection reset: the client never learns it landed. @default 0 */
+  lostResponseRate?: number;
+}
+
+/** A canned answer: an object body is sent as JSON, a string as raw text (e.g. an HTML error page). */
+export interface ScriptedResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface ScriptStep {
+  /** Only PUTs to this contact id consume the step. @default any id */
+  id?: string;
+  /** How many matching PUTs it answers. @default 1 */
+  times?: number;
+  /** A canned answer (no update is applied), or a fault: `lost-response` applies the update. */
+  respond: ScriptedResponse | 'reset' | 'hang' | 'lost-response';
+}
+
+export interface MockServerOptions {
+  /** @default 0 (a random free port) */
+  port?: number;
+  /** Interface to bind. Never bind anything but loopback: the fake accepts a fake key. @default '127.0.0.1' */
+  host?: string;
+  /** The only key accepted in the `apiKey` header. @default 'test-key' */
+  apiKey?: string;
+  /**
+   * Which contact ids exist: a list, a count N meaning ids "1".."N", or 'any' (every
+   * id exists). Contacts are created lazily on their first successful GET or PUT, so
+   * `contacts` holds only the ones touched so far.
+   * @default 'any'
+   */
+  ids?: Iterable<string> | number | 'any';
+  /** Latency added to every answer (and reset), ms: a number, or [min, max] drawn uniformly. @default 0 */
+  latencyMs?: number | [number, number];
+  /** Token bucket; requests over it get 429 and do not consume tokens. @default undefined (no limit) */
+  rateLimit?: RateLimitOptions | undefined;
+  /** Probability per PUT of each fault, drawn from a PRNG seeded by `seed`. @default no faults */
+  faults?: FaultOptions;
+  /**
+   * Scripted answers for deterministic tests, consumed in order: each PUT takes the
+   * first step whose `id` matches (or that has none). Checked after auth and the rate
+   * limit, before random faults.
+   * @default []
+   */
+  script?: ScriptStep[];
+  /** Seed of the PRNGs behind faults and latency ranges. @default 1 */
+  seed?: number;
+  /** Keep every request in `requests`. Turn off for million-row benchmarks. @default true */
+  record?: boolean;
+}
+
+export interface RecordedRequest {
+  /** 1-based arrival order (restarts after reset()). */
+  seq: number;
+  method: string;
+  /** The request target as received, still percent-encoded. */
+  path: string;
+  /** The decoded id when the path is `/public/contacts/{id}` (whatever the method), else undefined. */
+  id: string | undefined;
+  /** The body parsed as JSON, or the raw string when it is not JSON, or undefined when empty. */
+  body: unknown;
+  rawBody: string;
+  apiKeyPresent: boolean;
+  /** Status answered; 0 for reset, hang, lost-response, and while still in flight. */
+  status: number;
+  outcome: 'answered' | 'reset' | 'hang' | 'lost-response';
+  /** Epoch ms with sub-millisecond precision. */
+  receivedAtMs: number;
+  /** When the answer was finished or the socket closed; undefined while in flight (a hang until the client gives up). */
+  finishedAtMs: number | undefined;
+}
+
+export interface MockServerStats {
+  /** Requests received. */
+  total: number;
+  /** Answers by status ('200', '429', ...), plus 'reset', 'hang' and 'lost-response'. */
+  byStatus: Record<string, number>;
+  /** Most requests in flight at once (from request received to answer finished or socket closed). */
+  maxInFlight: number;
+  /** Times a PUT for an id arrived while another PUT for the same id was still in flight. */
+  sameIdOverlaps: number;
+  /** PUTs whose update was stored (including lost responses). */
+  updatesApplied: number;
+}
+
+export type MockServerSettings = Partial<
+  Pick<MockServerOptions, 'latencyMs' | 'rateLimit' | 'faults' | 'script' | 'apiKey'>
+>;
+
+export interface MockServer {
+  /** e.g. 'http://127.0.0.1:53211' */
+  readonly url: string;
+  readonly port: number;
+  /** Every request in arrival order (empty when `record` is false). */
+  readonly requests: RecordedRequest[];
+  /** Contacts touched so far, by id. */
+  readonly contacts: Map<string, Contact>;
+  readonly stats: MockServerStats;
+  /** Change settings while running; keys left out keep their value, `rateLimit: undefined` removes the limit. */
+  configure(options: MockServerSettings): void;
+  /** Clear `requests` and `stats` (not contacts), in place. */
+  reset(): void;
+  /** Stop listening and destroy every socket, hung or idle, so it never hangs. */
+  close(): Promise<void>;
+}

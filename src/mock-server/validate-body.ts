@@ -1,0 +1,106 @@
+/**
+ * Body checks as the real service makes them: Express 4 body-parser (strict JSON) and
+ * then a NestJS ValidationPipe with `whitelist` + `forbidNonWhitelisted`, whose
+ * class-validator messages the fake repeats so error handling meets realistic text.
+ */
+import { regexes } from 'zod';
+
+/** The fields the public API lets a PUT change. */
+export interface ContactUpdate {
+  name?: string | null;
+  email?: string | null;
+  public?: boolean;
+  data?: Record<string, unknown>;
+}
+
+export type ParsedBody = { ok: true; value: unknown } | { ok: false; message: string };
+export type CheckedUpdate = { ok: true; update: ContactUpdate } | { ok: false; messages: string[] };
+
+/** The same check the tool uses, so the fake does not reject what the tool accepts. */
+const EMAIL = regexes.email;
+const EMAIL_MAX_LENGTH = 254;
+
+/**
+ * Parse a request body. Like body-parser 1.x, a body whose Content-Type is not JSON is
+ * not read at all and becomes `{}` (so such a PUT changes nothing and answers 200),
+ * and an empty JSON body is `{}` too.
+ */
+export function parseBody(raw: string, contentType: string | undefined): ParsedBody {
+  if (!isJsonMediaType(contentType) || raw.length === 0) return { ok: true, value: {} };
+  // body-parser's strict mode accepts only objects and arrays at the top level.
+  const at = firstNonSpace(raw);
+  const first = raw[at];
+  if (first !== '{' && first !== '[') {
+    return {
+      ok: false,
+      message:
+        first === undefined
+          ? 'Unexpected end of JSON input'
+          : `Unexpected token ${first} in JSON at position ${at}`,
+    };
+  }
+  try {
+    return { ok: true, value: JSON.parse(raw) };
+  } catch (err) {
+    return { ok: false, message: (err as Error).message };
+  }
+}
+
+/** Check a parsed body against the update DTO; every problem is reported, as class-validator does. */
+export function checkUpdate(value: unknown): CheckedUpdate {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    // What class-validator (forbidUnknownValues) says when handed something that is not an object.
+    return { ok: false, messages: ['an unknown value was passed to the validate function'] };
+  }
+  const body = value as Record<string, unknown>;
+  const messages: string[] = [];
+  const update: ContactUpdate = {};
+  for (const key of Object.keys(body)) {
+    const field = body[key];
+    switch (key) {
+      case 'name':
+        if (field === null || typeof field === 'string') update.name = field;
+        else messages.push('name must be a string');
+        break;
+      case 'email':
+        if (field === null || isEmail(field)) update.email = field;
+        else messages.push('email must be an email');
+        break;
+      case 'public':
+        if (typeof field === 'boolean') update.public = field;
+        else messages.push('public must be a boolean value');
+        break;
+      case 'data':
+        if (typeof field === 'object' && field !== null && !Array.isArray(field)) {
+          update.data = field as Record<string, unknown>;
+        } else {
+          messages.push('data must be an object');
+        }
+        break;
+      default:
+        messages.push(`property ${key} should not exist`);
+    }
+  }
+  return messages.length === 0 ? { ok: true, update } : { ok: false, messages };
+}
+
+function isEmail(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= EMAIL_MAX_LENGTH && EMAIL.test(value);
+}
+
+function isJsonMediaType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const end = contentType.indexOf(';');
+  const type = (end === -1 ? contentType : contentType.slice(0, end)).trim().toLowerCase();
+  return type === 'application/json';
+}
+
+function firstNonSpace(text: string): number {
+  let i = 0;
+  while (
+    i < text.length &&
+    (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')
+  )
+    i++;
+  return i;
+}
