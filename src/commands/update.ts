@@ -1,0 +1,126 @@
+import type { UpdateConfig } from '../config.js';
+import { DEFAULT_BASE_URL } from '../config.js';
+import { EXIT, type ExitCode } from '../errors.js';
+import { type RunSummary, runUpdate } from '../pipeline/run-update.js';
+import { createProgress } from '../report/progress.js';
+import { safeText } from '../report/safe-text.js';
+import { formatSummary, summaryJson } from '../report/summary.js';
+
+export interface CommandIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  /** Where SIGINT/SIGTERM come from; the CLI passes `process`. */
+  signals?: NodeJS.EventEmitter;
+}
+
+/** SPEC §7, for a run that went through to its summary. */
+export function exitCodeFor(summary: RunSummary): ExitCode {
+  if (summary.stopped === 'interrupted') return EXIT.INTERRUPTED;
+  if (summary.stopped === 'auth' || summary.stopped === 'max-errors') return EXIT.ABORTED;
+  // Rows an earlier run left failed or invalid still count: resuming a partly failed
+  // run must not turn a cron job green.
+  const c = summary.counts;
+  if (c.failed > 0 || c.invalid > 0 || c.alreadyDoneNotUpdated > 0) return EXIT.ROWS_FAILED;
+  return EXIT.OK;
+}
+
+/** Quote for a POSIX shell, only when needed. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The exact command that continues this run. Built from the checked options, not from
+ * argv, so that an `--api-key` given on the command line is never echoed back.
+ */
+export function resumeCommandFor(config: UpdateConfig, summary: RunSummary): string | undefined {
+  const leftToDo = summary.unfinished > 0 || summary.stopped !== undefined;
+  const retryable = summary.counts.failed > 0 || summary.counts.alreadyDoneNotUpdated > 0;
+  if (summary.dryRun || (!leftToDo && !retryable)) return undefined;
+  const args = ['clerk-bulk', 'update', config.input, '--out', config.out, '--resume'];
+  if (!leftToDo && retryable) args.push('--retry-failed');
+  if (config.baseUrl !== DEFAULT_BASE_URL) args.push('--base-url', config.baseUrl);
+  if (config.rate !== 10) args.push('--rate', String(config.rate));
+  if (config.concurrency !== 5) args.push('--concurrency', String(config.concurrency));
+  if (config.retries !== 5) args.push('--retries', String(config.retries));
+  if (config.timeout !== 30_000) args.push('--timeout', String(config.timeout));
+  if (config.map !== undefined) args.push('--map', config.map);
+  if (config.empty !== 'omit') args.push('--empty', config.empty);
+  if (config.delimiter !== undefined)
+    args.push('--delimiter', config.delimiter === '\t' ? 'tab' : config.delimiter);
+  if (config.limit !== undefined) args.push('--limit', String(config.limit));
+  return args.map(shellQuote).join(' ');
+}
+
+/** `clerk-bulk update`: parse → run → print. Returns the exit code. */
+export async function updateCommand(config: UpdateConfig, io: CommandIo): Promise<ExitCode> {
+  const progress = createProgress({
+    stream: io.stderr,
+    intervalSeconds: config.progressInterval,
+    quiet: config.quiet,
+  });
+  const graceful = new AbortController();
+  const force = new AbortController();
+  const onSignal = (name: string) => {
+    if (!graceful.signal.aborted) {
+      progress.warn?.(
+        `${name}: stopping; waiting for requests in flight to finish (${name} again abandons them)`,
+      );
+      graceful.abort();
+    } else if (!force.signal.aborted) {
+      progress.warn?.(`${name} again: abandoning requests in flight; they are re-sent on resume`);
+      force.abort();
+    }
+  };
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  io.signals?.on('SIGINT', onInt);
+  io.signals?.on('SIGTERM', onTerm);
+
+  if (config.dryRun && !config.json) {
+    progress.warn?.('dry run: nothing will be sent');
+  }
+  let summary: RunSummary;
+  try {
+    summary = await runUpdate({
+      input: config.input,
+      out: config.out,
+      resume: config.resume,
+      retryFailed: config.retryFailed,
+      force: config.force,
+      dryRun: config.dryRun,
+      baseUrl: config.baseUrl,
+      ratePerSecond: config.rate,
+      concurrency: config.concurrency,
+      retries: config.retries,
+      timeoutMs: config.timeout,
+      empty: config.empty,
+      retryBaseDelayMs: config.retryBaseMs,
+      signal: graceful.signal,
+      forceSignal: force.signal,
+      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
+      ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
+      ...(config.delimiter === undefined ? {} : { delimiter: config.delimiter }),
+      ...(config.limit === undefined ? {} : { limit: config.limit }),
+      ...(config.maxErrors === undefined ? {} : { maxErrors: config.maxErrors }),
+      events: {
+        ...progress,
+        dryRun: config.json
+          ? undefined
+          : (info) => io.stdout.write(`row ${info.row}: PUT ${info.path} ${safeText(info.body)}\n`),
+      },
+    });
+  } finally {
+    progress.stop();
+    io.signals?.off('SIGINT', onInt);
+    io.signals?.off('SIGTERM', onTerm);
+  }
+  const code = exitCodeFor(summary);
+  const resume = resumeCommandFor(config, summary);
+  if (config.json) {
+    io.stdout.write(`${JSON.stringify(summaryJson(summary, code, resume))}\n`);
+  } else {
+    io.stdout.write(formatSummary(summary, resume));
+  }
+  return code;
+}

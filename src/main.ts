@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+/**
+ * The bin entry: parse argv, run the command, map errors to exit codes. This is the
+ * only place that decides how the process ends.
+ */
+import { parseArgv } from './cli.js';
+import { updateCommand } from './commands/update.js';
+import { validateCommand } from './commands/validate.js';
+import { toUpdateConfig } from './config.js';
+import { ClerkBulkError, EXIT } from './errors.js';
+import { runMockServerCommand } from './mock-server/command.js';
+import { safeText } from './report/safe-text.js';
+
+async function main(argv: string[]): Promise<number> {
+  const io = { stdout: process.stdout, stderr: process.stderr, signals: process };
+  const invocation = parseArgv(argv);
+  switch (invocation.command) {
+    case 'none':
+      return EXIT.OK;
+    case 'update':
+      return updateCommand(toUpdateConfig(invocation.options), io);
+    case 'validate': {
+      const config = toUpdateConfig(invocation.options, process.env, { requireKey: false });
+      const show = Number(invocation.options.show ?? 20);
+      return validateCommand(
+        config,
+        {
+          show: Number.isFinite(show) && show >= 0 ? show : 20,
+          invalidOut: invocation.options.invalidOut as string | undefined,
+        },
+        io,
+      );
+    }
+    case 'report': {
+      const { reportCommand } = await import('./commands/report.js');
+      return reportCommand(invocation.options, io);
+    }
+    case 'mock-server': {
+      const o = invocation.options;
+      const server = await runMockServerCommand(
+        {
+          port: Number(o.port ?? 3000),
+          apiKey: String(o.apiKey ?? 'test-key'),
+          ids: String(o.ids ?? 'any'),
+          ...(o.rateLimit === undefined ? {} : { rateLimit: Number(o.rateLimit) }),
+          ...(o.retryAfter === undefined ? {} : { retryAfter: o.retryAfter as 'seconds' }),
+          ...(o.failRate === undefined ? {} : { failRate: Number(o.failRate) }),
+          ...(o.latency === undefined ? {} : { latencyMs: String(o.latency) }),
+          ...(o.seed === undefined ? {} : { seed: Number(o.seed) }),
+        },
+        { stdout: process.stdout },
+      );
+      await new Promise<void>((resolve) => {
+        const shutdown = () => resolve();
+        process.once('SIGINT', shutdown);
+        process.once('SIGTERM', shutdown);
+      });
+      await server.close();
+      return EXIT.OK;
+    }
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ClerkBulkError) {
+      process.stderr.write(`clerk-bulk: ${safeText(err.message)}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    // A bug, not a user error: one line, and the stack only on request.
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`clerk-bulk: internal error: ${safeText(message)}\n`);
+    if (process.env.CLERK_BULK_DEBUG === '1' && err instanceof Error) {
+      process.stderr.write(`${err.stack ?? ''}\n`);
+    } else {
+      process.stderr.write('clerk-bulk: set CLERK_BULK_DEBUG=1 to see the stack trace\n');
+    }
+    process.exitCode = 1;
+  },
+);

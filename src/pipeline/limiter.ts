@@ -1,0 +1,252 @@
+import Bottleneck from 'bottleneck';
+import pLimit, { type LimitFunction } from 'p-limit';
+
+/** Lowest rate the adaptive limiter falls to, requests per second. */
+export const MIN_RATE_PER_SECOND = 0.5;
+/** On a 429 the rate is multiplied by this (multiplicative decrease). */
+export const DECREASE_FACTOR = 0.5;
+/** 429s closer together than this are one congestion event, not several. */
+export const DECREASE_COOLDOWN_MS = 1_000;
+/**
+ * Bottleneck jobs per second at most. Bottleneck's local store hops through
+ * `setTimeout(0)` several times per job, which caps it near 400 jobs/s on a 2-core
+ * machine (measured: bench/README). Above this many requests per second each
+ * bottleneck job releases a small batch of requests instead of one.
+ */
+export const MAX_PACER_JOBS_PER_SECOND = 50;
+/** Changes smaller than this share are not pushed to bottleneck (it re-drains on every update). */
+const RATE_UPDATE_THRESHOLD = 0.02;
+
+export interface LimiterOptions {
+  /** Upper bound on requests per second; 0 means no rate limit. */
+  ratePerSecond: number;
+  /** Requests in flight at most. */
+  concurrency: number;
+  /** Called when the adaptive rate changes visibly (for the progress display). */
+  onRateChange?: (ratePerSecond: number, reason: 'throttled' | 'recovered') => void;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+/** Thrown (as the rejection of `schedule`) for jobs dropped by `stop()`. */
+export class LimiterStoppedError extends Error {
+  override name = 'LimiterStoppedError';
+}
+
+/**
+ * Every request of a run goes through here.
+ *
+ * - p-limit bounds the requests in flight (`--concurrency`).
+ * - bottleneck paces them (`minTime`), releasing one request per job up to
+ *   {@link MAX_PACER_JOBS_PER_SECOND}/s and a small batch per job above that.
+ * - On top, congestion control in the style of TCP's AIMD: halve the rate on a 429,
+ *   add back a little with every success, never above `--rate`; and a run-wide pause
+ *   when the server says when to come back (`Retry-After`).
+ */
+export class AdaptiveLimiter {
+  private readonly inFlight: LimitFunction;
+  private readonly pacer: Bottleneck | undefined;
+  private readonly now: () => number;
+  private readonly onRateChange: LimiterOptions['onRateChange'];
+  /** The ceiling, `--rate`; Infinity when unlimited. */
+  readonly maxRatePerSecond: number;
+  private rate: number;
+  /** The rate the pacer currently enforces. */
+  private appliedRate: number;
+  private batchSize = 1;
+  private lastDecreaseAtMs = Number.NEGATIVE_INFINITY;
+  private pausedUntilMs = 0;
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Requests waiting for a pacing permit. */
+  private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private pacerJobPending = false;
+  /** Permits of the last batch not yet used, valid until `permitsExpireAtMs`. */
+  private permits = 0;
+  private permitsExpireAtMs = 0;
+  /** Sends in the current and previous second, to estimate the real rate when unlimited. */
+  private windowStartMs = 0;
+  private sentThisWindow = 0;
+  private sentLastWindow = 0;
+
+  constructor(options: LimiterOptions) {
+    this.now = options.now ?? Date.now;
+    this.onRateChange = options.onRateChange;
+    this.maxRatePerSecond =
+      options.ratePerSecond > 0 ? options.ratePerSecond : Number.POSITIVE_INFINITY;
+    this.rate = this.maxRatePerSecond;
+    this.appliedRate = this.rate;
+    this.inFlight = pLimit({ concurrency: options.concurrency, rejectOnClear: true });
+    // Even an unlimited run gets a pacer: a 429 must be able to slow it down.
+    this.pacer = new Bottleneck({ maxConcurrent: null, ...this.pacing(this.rate) });
+  }
+
+  /** The current (adaptive) rate limit; Infinity when unlimited and never throttled. */
+  get ratePerSecond(): number {
+    return this.rate;
+  }
+
+  /** Run `fn` when the concurrency cap, the rate and any pause allow. */
+  schedule<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.stopped) return Promise.reject(new LimiterStoppedError('limiter stopped'));
+    return this.inFlight(async () => {
+      await this.permit();
+      this.countSend();
+      return fn();
+    }).catch((err: unknown) => {
+      if (err instanceof Error && err.name === 'AbortError' && this.stopped) {
+        throw new LimiterStoppedError('limiter stopped');
+      }
+      throw err;
+    });
+  }
+
+  /** A 429 came back: pause the whole run if the server said for how long, and slow down. */
+  throttled(retryAfterMs: number | undefined): void {
+    const now = this.now();
+    if (retryAfterMs !== undefined && retryAfterMs > 0) this.pauseUntil(now + retryAfterMs);
+    if (now - this.lastDecreaseAtMs < DECREASE_COOLDOWN_MS) return;
+    this.lastDecreaseAtMs = now;
+    const base = Number.isFinite(this.rate) ? this.rate : Math.max(this.observedRate(), 10);
+    this.setRate(Math.max(MIN_RATE_PER_SECOND, base * DECREASE_FACTOR), 'throttled');
+  }
+
+  /** A request succeeded: additive increase, about 2% of `--rate` per second of success. */
+  succeeded(): void {
+    if (this.rate >= this.maxRatePerSecond) return;
+    const stepPerSecond = Number.isFinite(this.maxRatePerSecond)
+      ? Math.max(1, this.maxRatePerSecond / 50)
+      : Math.max(1, this.rate / 20);
+    const next = this.rate + stepPerSecond / Math.max(this.rate, 1);
+    this.setRate(Math.min(this.maxRatePerSecond, next), 'recovered');
+  }
+
+  /** Hold every request until `untilMs` (epoch ms); extends, never shortens, a pause. */
+  pauseUntil(untilMs: number): void {
+    if (untilMs <= this.pausedUntilMs || this.stopped) return;
+    this.pausedUntilMs = untilMs;
+    this.permits = 0;
+    if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = undefined;
+      this.requestPermits();
+    }, untilMs - this.now());
+  }
+
+  /** Epoch ms until which requests are held (0 or past when not paused). */
+  get pausedUntil(): number {
+    return this.pausedUntilMs;
+  }
+
+  /** Drop every request that has not started; requests already sending finish. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
+    this.inFlight.clearQueue();
+    for (const w of this.waiters.splice(0)) w.reject(new LimiterStoppedError('limiter stopped'));
+    await this.pacer?.stop({ dropWaitingJobs: true });
+  }
+
+  /** Wait for a pacing permit: a pause, if any, then the rate. */
+  private permit(): Promise<void> {
+    if (this.stopped) return Promise.reject(new LimiterStoppedError('limiter stopped'));
+    const now = this.now();
+    if (now >= this.pausedUntilMs) {
+      if (!Number.isFinite(this.rate)) return Promise.resolve();
+      if (this.permits > 0 && now < this.permitsExpireAtMs) {
+        this.permits--;
+        return Promise.resolve();
+      }
+    }
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.requestPermits();
+    });
+  }
+
+  /** Ask bottleneck for the next batch of permits, one job at a time. */
+  private requestPermits(): void {
+    if (this.pacerJobPending || this.stopped || this.waiters.length === 0) return;
+    if (this.now() < this.pausedUntilMs) return; // the resume timer asks again
+    if (!Number.isFinite(this.rate)) {
+      for (const w of this.waiters.splice(0)) w.resolve();
+      return;
+    }
+    this.pacerJobPending = true;
+    this.pacer
+      ?.schedule(async () => undefined)
+      .then(
+        () => {
+          this.pacerJobPending = false;
+          if (this.now() < this.pausedUntilMs) return;
+          let grant = this.batchSize;
+          while (grant > 0 && this.waiters.length > 0) {
+            this.waiters.shift()?.resolve();
+            grant--;
+          }
+          // Unused permits of this batch stay valid only until the next one is due, so
+          // idle time never builds up into a burst.
+          this.permits = grant;
+          this.permitsExpireAtMs = this.now() + (this.batchSize * 1000) / this.rate;
+          this.requestPermits();
+        },
+        () => {
+          this.pacerJobPending = false; // stopped
+        },
+      );
+  }
+
+  private pacing(rate: number): { minTime: number } {
+    if (!Number.isFinite(rate)) {
+      this.batchSize = 1;
+      return { minTime: 0 };
+    }
+    this.batchSize = Math.max(1, Math.ceil(rate / MAX_PACER_JOBS_PER_SECOND));
+    return { minTime: (this.batchSize * 1000) / rate };
+  }
+
+  private setRate(next: number, reason: 'throttled' | 'recovered'): void {
+    this.rate = next;
+    const changed = !Number.isFinite(this.appliedRate)
+      ? Number.isFinite(next)
+      : Math.abs(next - this.appliedRate) / this.appliedRate > RATE_UPDATE_THRESHOLD ||
+        next === this.maxRatePerSecond;
+    if (!changed || next === this.appliedRate) return;
+    this.appliedRate = next;
+    this.permits = 0;
+    void this.pacer?.updateSettings(this.pacing(next));
+    this.onRateChange?.(next, reason);
+    this.requestPermits();
+  }
+
+  private countSend(): void {
+    const now = this.now();
+    if (now - this.windowStartMs >= 1_000) {
+      this.sentLastWindow = now - this.windowStartMs >= 2_000 ? 0 : this.sentThisWindow;
+      this.sentThisWindow = 0;
+      this.windowStartMs = now;
+    }
+    this.sentThisWindow++;
+  }
+
+  private observedRate(): number {
+    return Math.max(this.sentLastWindow, this.sentThisWindow);
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,178 @@
+import cliProgress from 'cli-progress';
+import type { RunEvents } from '../pipeline/run-update.js';
+import type { StatusCounts } from '../pipeline/tally.js';
+import { safeText } from './safe-text.js';
+
+export interface ProgressOptions {
+  stream: NodeJS.WriteStream;
+  /** Seconds between plain progress lines when not on a terminal. @default 10 */
+  intervalSeconds: number;
+  quiet: boolean;
+  /** Force a mode; by default a bar on a TTY, plain lines otherwise. */
+  mode?: 'bar' | 'lines';
+}
+
+export interface Progress extends RunEvents {
+  /** Stop the bar / timers; call before printing the summary. */
+  stop(): void;
+}
+
+interface State {
+  done: number;
+  total: number | undefined;
+  counts: StatusCounts;
+  skipped: number;
+  retrying: number;
+  rate: number | undefined;
+  startedAtMs: number;
+}
+
+/**
+ * The run's live display: a cli-progress bar on a terminal; in cron or a pipe a plain
+ * line every `intervalSeconds` (no escape codes). Warnings go above the bar.
+ */
+export function createProgress(options: ProgressOptions): Progress {
+  const state: State = {
+    done: 0,
+    total: undefined,
+    counts: { updated: 0, failed: 0, invalid: 0, 'dry-run': 0 },
+    skipped: 0,
+    retrying: 0,
+    rate: undefined,
+    startedAtMs: Date.now(),
+  };
+  const write = (line: string) => options.stream.write(`${line}\n`);
+  const useBar =
+    options.mode === 'bar' || (options.mode === undefined && options.stream.isTTY === true);
+
+  if (options.quiet) {
+    return { warn: (m) => write(`warning: ${safeText(m)}`), stop() {} };
+  }
+
+  if (useBar) {
+    const multibar = new cliProgress.MultiBar(
+      {
+        stream: options.stream,
+        format:
+          ' {bar} {percentage}% | {value}/{totalText} rows | {speed} rows/s | ETA {eta_formatted} | updated {updated} failed {failed} invalid {invalid} retrying {retrying}',
+        barCompleteChar: '\u2588',
+        barIncompleteChar: '\u2591',
+        hideCursor: true,
+        clearOnComplete: false,
+        stopOnComplete: false,
+        etaBuffer: 200,
+        fps: 5,
+        noTTYOutput: options.mode === 'bar',
+        forceRedraw: options.mode === 'bar',
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    const bar = multibar.create(1, 0, payload(state));
+    const update = () => {
+      if (state.total !== undefined && state.done > state.total) state.total = state.done;
+      bar.setTotal(state.total ?? Math.max(1, state.done));
+      bar.update(state.done, payload(state));
+    };
+    return {
+      total(n) {
+        state.total = n;
+        update();
+      },
+      start(info) {
+        state.skipped = info.alreadyDone;
+      },
+      row(_line, counts) {
+        state.done++;
+        state.counts = counts;
+        update();
+      },
+      skipped() {
+        state.done++;
+        state.skipped++;
+        update();
+      },
+      retry() {
+        state.retrying++;
+        update();
+      },
+      rate(r) {
+        state.rate = r;
+      },
+      warn(message) {
+        multibar.log(`warning: ${safeText(message)}\n`);
+      },
+      stop() {
+        update();
+        multibar.stop();
+      },
+    };
+  }
+
+  const timer = setInterval(() => write(plainLine(state)), options.intervalSeconds * 1000);
+  timer.unref();
+  return {
+    total(n) {
+      state.total = n;
+    },
+    row(_line, counts) {
+      state.done++;
+      state.counts = counts;
+    },
+    skipped() {
+      state.done++;
+      state.skipped++;
+    },
+    retry() {
+      state.retrying++;
+    },
+    rate(r, reason) {
+      state.rate = r;
+      if (reason === 'throttled')
+        write(`warning: the API is throttling; rate lowered to ${formatRate(r)}/s`);
+    },
+    warn(message) {
+      write(`warning: ${safeText(message)}`);
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
+function payload(state: State): Record<string, string | number> {
+  const elapsed = (Date.now() - state.startedAtMs) / 1000;
+  return {
+    totalText: state.total === undefined ? '?' : String(state.total),
+    speed: elapsed > 0 ? Math.round((state.done - state.skipped) / elapsed) : 0,
+    updated: state.counts.updated,
+    failed: state.counts.failed,
+    invalid: state.counts.invalid,
+    retrying: state.retrying,
+  };
+}
+
+function formatRate(rate: number): string {
+  return rate >= 10 ? String(Math.round(rate)) : rate.toFixed(1);
+}
+
+/** `progress: 1200/5000 rows (24%), 38 rows/s, ETA 1m40s; updated 1100, failed 3, invalid 97` */
+export function plainLine(state: State): string {
+  const elapsed = (Date.now() - state.startedAtMs) / 1000;
+  const speed = elapsed > 0 ? (state.done - state.skipped) / elapsed : 0;
+  const total = state.total;
+  const pct =
+    total !== undefined && total > 0 ? ` (${Math.floor((state.done / total) * 100)}%)` : '';
+  const eta =
+    total !== undefined && speed > 0 && total > state.done
+      ? `, ETA ${formatDuration(((total - state.done) / speed) * 1000)}`
+      : '';
+  return `progress: ${state.done}/${total ?? '?'} rows${pct}, ${Math.round(speed)} rows/s${eta}; updated ${state.counts.updated}, failed ${state.counts.failed}, invalid ${state.counts.invalid}`;
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
