@@ -6,7 +6,12 @@ const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
 
 /** What the command line asked for, before option checking (config.ts does that). */
-export type Invocation =
+export type Invocation = Command & {
+  /** Things to tell the user before running (e.g. a config file others can read). */
+  warnings: string[];
+};
+
+type Command =
   | { command: 'update'; options: Record<string, unknown> }
   | { command: 'validate'; options: Record<string, unknown> }
   | { command: 'report'; options: Record<string, unknown> }
@@ -43,14 +48,17 @@ function inputOptions(y: Argv): Argv {
  * The yargs definitions only: argv → command and raw options. Values are checked by
  * config.ts so that flags, environment and config file get the same messages.
  */
-export function parseArgv(argv: string[], env: NodeJS.ProcessEnv = process.env): Invocation {
-  let invocation: Invocation | undefined;
+export function parseArgv(argv: string[]): Invocation {
+  let invocation: Command | undefined;
+  const warnings: string[] = [];
   const parser = yargs(argv)
     .scriptName('clerk-bulk')
     .usage('$0 <command> [options]\n\nBulk-update Clerk Chat contacts from a CSV file.')
     .env('CLERK_BULK')
     .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false })
-    .config('config', 'JSON file with any of these options', (path) => readConfigFile(path))
+    .config('config', 'JSON file with any of these options', (path) =>
+      readConfigFile(path, warnings),
+    )
     .command(
       'update <input>',
       'update contacts, one PUT per row',
@@ -101,6 +109,11 @@ export function parseArgv(argv: string[], env: NodeJS.ProcessEnv = process.env):
             describe: 'print the final summary as JSON on stdout',
           })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress output' })
+          .option('log', {
+            type: 'string',
+            choices: ['text', 'json'],
+            describe: 'progress lines and warnings as text or JSON lines (stderr) [default: text]',
+          })
           .option('progress-interval', {
             type: 'string',
             describe: 'seconds between progress lines when not on a terminal [default: 10]',
@@ -191,13 +204,12 @@ export function parseArgv(argv: string[], env: NodeJS.ProcessEnv = process.env):
         ? error
         : new UsageError(message ?? error?.message ?? 'bad usage');
     });
-  void env;
   parser.parseSync();
-  return invocation ?? { command: 'none' };
+  return { ...(invocation ?? { command: 'none' }), warnings };
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
-  const { readFileSync } = require('node:fs') as typeof import('node:fs');
+function readConfigFile(path: string, warnings: string[]): Record<string, unknown> {
+  const { readFileSync, statSync } = require('node:fs') as typeof import('node:fs');
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -212,7 +224,22 @@ function readConfigFile(path: string): Record<string, unknown> {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new Error('expected a JSON object of options');
     }
-    return value as Record<string, unknown>;
+    const options = value as Record<string, unknown>;
+    // Paths in a job file are relative to the file, so a job folder can move as a whole.
+    const { dirname, isAbsolute, resolve } = require('node:path') as typeof import('node:path');
+    for (const key of ['map', 'out', 'failed-out', 'failedOut', 'invalid-out', 'invalidOut']) {
+      const v = options[key];
+      if (typeof v === 'string' && v !== '' && !isAbsolute(v))
+        options[key] = resolve(dirname(path), v);
+    }
+    const hasKey = 'apiKey' in options || 'api-key' in options;
+    // A key in a file that group or others can read is a leak waiting to happen.
+    if (hasKey && (statSync(path).mode & 0o077) !== 0) {
+      warnings.push(
+        `${path} holds an API key and other users can read it; run: chmod 600 ${path} (or use CLERK_CHAT_API_KEY)`,
+      );
+    }
+    return options;
   } catch (err) {
     throw new UsageError(`--config ${path}: ${(err as Error).message}`, 'E_CONFIG');
   }

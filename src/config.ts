@@ -91,6 +91,11 @@ const rawUpdateSchema = z.object({
   limit: int('limit', 1, Number.MAX_SAFE_INTEGER, 'a whole number of rows >= 1').optional(),
   maxErrors: int('max-errors', 1, Number.MAX_SAFE_INTEGER, 'a whole number >= 1').optional(),
   json: z.boolean().default(false),
+  log: z
+    .enum(['text', 'json'], {
+      error: (i) => `--log: expected "text" or "json", got ${show(i.input)}`,
+    })
+    .default('text'),
   quiet: z.boolean().default(false),
   progressInterval: int(
     'progress-interval',

@@ -3,23 +3,27 @@
  * The bin entry: parse argv, run the command, map errors to exit codes. This is the
  * only place that decides how the process ends.
  */
+// Commands are imported when chosen, so `--version` and `--help` start fast.
 import { parseArgv } from './cli.js';
-import { updateCommand } from './commands/update.js';
-import { validateCommand } from './commands/validate.js';
-import { toUpdateConfig } from './config.js';
 import { ClerkBulkError, EXIT } from './errors.js';
-import { runMockServerCommand } from './mock-server/command.js';
 import { safeText } from './report/safe-text.js';
 
 async function main(argv: string[]): Promise<number> {
   const io = { stdout: process.stdout, stderr: process.stderr, signals: process };
   const invocation = parseArgv(argv);
+  for (const warning of invocation.warnings)
+    process.stderr.write(`warning: ${safeText(warning)}\n`);
   switch (invocation.command) {
     case 'none':
       return EXIT.OK;
-    case 'update':
+    case 'update': {
+      const { toUpdateConfig } = await import('./config.js');
+      const { updateCommand } = await import('./commands/update.js');
       return updateCommand(toUpdateConfig(invocation.options), io);
+    }
     case 'validate': {
+      const { toUpdateConfig } = await import('./config.js');
+      const { validateCommand } = await import('./commands/validate.js');
       const config = toUpdateConfig(invocation.options, process.env, { requireKey: false });
       const show = Number(invocation.options.show ?? 20);
       return validateCommand(
@@ -36,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
       return reportCommand(invocation.options, io);
     }
     case 'mock-server': {
+      const { runMockServerCommand } = await import('./mock-server/command.js');
       const o = invocation.options;
       const server = await runMockServerCommand(
         {

@@ -1,12 +1,52 @@
 import { EXIT, type ExitCode, UsageError } from '../errors.js';
+import { summariseResults, writeRowsToRetry } from '../report/results-summary.js';
+import { safeText } from '../report/safe-text.js';
 import type { CommandIo } from './update.js';
 
-/** `clerk-bulk report`: summarise a results file (issue 6 fills this in). */
+/**
+ * `clerk-bulk report <results.csv>`: the summary of a results file, last line per row
+ * winning, as `update --resume` reads it. Exit 0 when every row is updated, 1 otherwise.
+ */
 export async function reportCommand(
   options: Record<string, unknown>,
-  _io: CommandIo,
+  io: CommandIo,
 ): Promise<ExitCode> {
-  void options;
-  void EXIT;
-  throw new UsageError('report is not available yet', 'E_NOT_IMPLEMENTED');
+  const path = options.results;
+  if (typeof path !== 'string' || path === '')
+    throw new UsageError('missing the results file', 'E_USAGE');
+  const summary = await summariseResults(path);
+  let failedOut: { path: string; rows: number } | undefined;
+  if (typeof options.failedOut === 'string') {
+    failedOut = {
+      path: options.failedOut,
+      rows: await writeRowsToRetry(path, summary.lastLineOf, options.failedOut),
+    };
+  }
+  const c = summary.counts;
+  const code = c.failed + c.invalid + c['dry-run'] > 0 ? EXIT.ROWS_FAILED : EXIT.OK;
+  if (options.json === true) {
+    const { lastLineOf: _, ...rest } = summary;
+    io.stdout.write(
+      `${JSON.stringify({ ...rest, failedOut: failedOut ?? null, exitCode: code })}\n`,
+    );
+    return code;
+  }
+  const lines = [
+    `${path}: ${summary.rows} rows (${summary.lines} lines)`,
+    `  updated ${c.updated}, failed ${c.failed}, invalid ${c.invalid}${c['dry-run'] > 0 ? `, dry-run ${c['dry-run']}` : ''}`,
+  ];
+  if (summary.topErrors.length > 0) {
+    lines.push('  most common errors:');
+    for (const { error, count } of summary.topErrors)
+      lines.push(`    ${String(count).padStart(6)}  ${safeText(error)}`);
+  }
+  if (failedOut !== undefined)
+    lines.push(`  ${failedOut.rows} rows left to do written to ${failedOut.path}`);
+  if (c.failed > 0) {
+    lines.push(
+      '  to re-send the failed rows: clerk-bulk update <input.csv> --out <this file> --resume --retry-failed',
+    );
+  }
+  io.stdout.write(`${lines.join('\n')}\n`);
+  return code;
 }

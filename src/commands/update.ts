@@ -58,6 +58,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
     stream: io.stderr,
     intervalSeconds: config.progressInterval,
     quiet: config.quiet,
+    log: config.log,
   });
   const graceful = new AbortController();
   const force = new AbortController();

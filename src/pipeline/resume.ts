@@ -124,9 +124,11 @@ export async function loadResumePlan(
     );
   }
 
-  const parser = createReadStream(path, { highWaterMark: 1024 * 1024 }).pipe(
-    parse({ bom: true, relax_column_count: true }),
-  );
+  const source = createReadStream(path, { highWaterMark: 1024 * 1024 });
+  const parser = parse({ bom: true, relax_column_count: true });
+  // pipe() does not forward errors: a file that vanished must reach the loop below.
+  source.on('error', (err) => parser.destroy(err));
+  source.pipe(parser);
   let line = 0;
   try {
     for await (const record of parser as AsyncIterable<string[]>) {

@@ -8,6 +8,8 @@ export interface ProgressOptions {
   /** Seconds between plain progress lines when not on a terminal. @default 10 */
   intervalSeconds: number;
   quiet: boolean;
+  /** Progress lines and warnings as text or as JSON lines (never a bar). @default 'text' */
+  log?: 'text' | 'json';
   /** Force a mode; by default a bar on a TTY, plain lines otherwise. */
   mode?: 'bar' | 'lines';
 }
@@ -41,20 +43,30 @@ export function createProgress(options: ProgressOptions): Progress {
     rate: undefined,
     startedAtMs: Date.now(),
   };
+  const json = options.log === 'json';
   const write = (line: string) => options.stream.write(`${line}\n`);
+  const warn = (message: string) =>
+    write(
+      json
+        ? JSON.stringify({ event: 'warning', time: new Date().toISOString(), message })
+        : `warning: ${safeText(message)}`,
+    );
   const useBar =
-    options.mode === 'bar' || (options.mode === undefined && options.stream.isTTY === true);
+    !json &&
+    (options.mode === 'bar' || (options.mode === undefined && options.stream.isTTY === true));
 
   if (options.quiet) {
-    return { warn: (m) => write(`warning: ${safeText(m)}`), stop() {} };
+    return { warn, stop() {} };
   }
 
   if (useBar) {
     const multibar = new cliProgress.MultiBar(
       {
         stream: options.stream,
+        // Short enough for an 80-column terminal; the bar takes what is left.
         format:
-          ' {bar} {percentage}% | {value}/{totalText} rows | {speed} rows/s | ETA {eta_formatted} | updated {updated} failed {failed} invalid {invalid} retrying {retrying}',
+          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | updated {updated} failed {failed} invalid {invalid} retries {retrying}',
+        barsize: Math.max(10, Math.min(40, (options.stream.columns ?? 80) - 90)),
         barCompleteChar: '\u2588',
         barIncompleteChar: '\u2591',
         hideCursor: true,
@@ -95,8 +107,11 @@ export function createProgress(options: ProgressOptions): Progress {
         state.retrying++;
         update();
       },
-      rate(r) {
+      rate(r, reason) {
         state.rate = r;
+        if (reason === 'throttled') {
+          multibar.log(`warning: the API is throttling; rate lowered to ${formatRate(r)}/s\n`);
+        }
       },
       warn(message) {
         multibar.log(`warning: ${safeText(message)}\n`);
@@ -108,7 +123,8 @@ export function createProgress(options: ProgressOptions): Progress {
     };
   }
 
-  const timer = setInterval(() => write(plainLine(state)), options.intervalSeconds * 1000);
+  const line = () => write(json ? JSON.stringify(jsonLine(state)) : plainLine(state));
+  const timer = setInterval(line, options.intervalSeconds * 1000);
   timer.unref();
   return {
     total(n) {
@@ -127,14 +143,13 @@ export function createProgress(options: ProgressOptions): Progress {
     },
     rate(r, reason) {
       state.rate = r;
-      if (reason === 'throttled')
-        write(`warning: the API is throttling; rate lowered to ${formatRate(r)}/s`);
+      if (reason === 'throttled') warn(`the API is throttling; rate lowered to ${formatRate(r)}/s`);
     },
-    warn(message) {
-      write(`warning: ${safeText(message)}`);
-    },
+    warn,
     stop() {
       clearInterval(timer);
+      // A last line, so a log always ends with the final count.
+      if (state.done > 0) line();
     },
   };
 }
@@ -153,6 +168,25 @@ function payload(state: State): Record<string, string | number> {
 
 function formatRate(rate: number): string {
   return rate >= 10 ? String(Math.round(rate)) : rate.toFixed(1);
+}
+
+/** The progress line as one JSON object (`--log json`). */
+export function jsonLine(state: State): Record<string, unknown> {
+  const elapsedMs = Date.now() - state.startedAtMs;
+  return {
+    event: 'progress',
+    time: new Date().toISOString(),
+    done: state.done,
+    total: state.total ?? null,
+    rowsPerSecond:
+      elapsedMs > 0 ? Math.round(((state.done - state.skipped) / elapsedMs) * 1000) : 0,
+    updated: state.counts.updated,
+    failed: state.counts.failed,
+    invalid: state.counts.invalid,
+    alreadyDone: state.skipped,
+    rateLimit:
+      state.rate === undefined || !Number.isFinite(state.rate) ? null : Math.round(state.rate),
+  };
 }
 
 /** `progress: 1200/5000 rows (24%), 38 rows/s, ETA 1m40s; updated 1100, failed 3, invalid 97` */
