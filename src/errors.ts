@@ -73,11 +73,19 @@ export class RunAbortedError extends ClerkBulkError {
   }
 }
 
-/** Results could not be written (disk full, read-only directory...). Exit 2. */
+/**
+ * Results could not be written (disk full, read-only directory...). Exit 2 when found
+ * before anything was sent, 3 when it stops a run midway.
+ */
 export class ResultsWriteError extends ClerkBulkError {
   override name = 'ResultsWriteError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'E_RESULTS_WRITE', EXIT.USAGE, options);
+  constructor(message: string, options?: { cause?: unknown; midRun?: boolean }) {
+    super(
+      message,
+      'E_RESULTS_WRITE',
+      options?.midRun === true ? EXIT.ABORTED : EXIT.USAGE,
+      options,
+    );
   }
 }
 

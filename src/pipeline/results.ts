@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { ResultsWriteError, UsageError } from '../errors.js';
 
@@ -88,19 +88,30 @@ export class ResultsWriter {
 
   /** Write one row's outcome. Throws ResultsWriteError when the disk refuses. */
   write(line: ResultLine): void {
-    this.writeRaw(formatResultLine(line, this.redact));
+    this.writeRaw(formatResultLine(line, this.redact), true);
   }
 
-  private writeRaw(text: string): void {
+  private writeRaw(text: string, midRun = false): void {
     if (this.fd === undefined) throw new ResultsWriteError(`results file ${this.path} is closed`);
+    const buf = Buffer.from(text, 'utf8');
+    let off = 0;
     try {
-      const buf = Buffer.from(text, 'utf8');
-      let off = 0;
       while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
     } catch (err) {
+      // A disk that fills up mid-line leaves half a line: cut it, so the file stays
+      // clean for --resume (which would also repair it, but a clean file is better).
+      if (off > 0) {
+        try {
+          ftruncateSync(this.fd, fstatSync(this.fd).size - off);
+        } catch {
+          // the torn line stays; resume repairs it
+        }
+      }
       throw new ResultsWriteError(
-        `cannot write results file ${this.path}: ${describeFsError(err)}`,
-        { cause: err },
+        midRun
+          ? `cannot write results file ${this.path}: ${describeFsError(err)}; the run was stopped. Fix that, then add --resume to continue`
+          : `cannot write results file ${this.path}: ${describeFsError(err)}`,
+        { cause: err, midRun },
       );
     }
   }

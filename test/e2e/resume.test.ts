@@ -119,6 +119,45 @@ describe('resume', () => {
     expect(lastLinePerRow(readResults(out)).size).toBe(3_000);
   });
 
+  it('abandons requests in flight on a second SIGINT; resume sends them again', async () => {
+    await server.close();
+    server = await startMockServer({ apiKey: KEY, ids: 'any', latencyMs: 2_000 });
+    const input = contactsFile(40);
+    const out = join(dir, 'out.csv');
+    const args = [
+      'update',
+      input,
+      '--out',
+      out,
+      '--base-url',
+      server.url,
+      '--rate',
+      '0',
+      '--concurrency',
+      '4',
+    ];
+    const { child, done } = spawnCli(args, env);
+    while (server.stats.maxInFlight < 4) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    const res = await done;
+    expect(res.code).toBe(130);
+    expect(res.stderr).toMatch(/abandoning requests in flight/);
+    // Nothing came back before the abandon, so nothing is recorded...
+    expect(readResults(out)).toHaveLength(0);
+    expect(puts()).toHaveLength(4);
+    // ...and the resume sends those four rows again, with everything else.
+    await server.close();
+    server = await startMockServer({ apiKey: KEY, ids: 'any' });
+    const resumed = await runCli(
+      [...args.slice(0, 5), server.url, '--rate', '0', '--resume', '--quiet'],
+      { env },
+    );
+    expect(resumed.code).toBe(0);
+    expect(puts()).toHaveLength(40);
+  });
+
   it('re-sends exactly the rows edited between runs', async () => {
     const input = contactsFile(200);
     const out = join(dir, 'out.csv');
