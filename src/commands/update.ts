@@ -3,8 +3,13 @@ import { DEFAULT_BASE_URL } from '../config.js';
 import { EXIT, type ExitCode } from '../errors.js';
 import { type RunSummary, runUpdate } from '../pipeline/run-update.js';
 import { createProgress } from '../report/progress.js';
+import { redactor } from '../report/redact.js';
 import { safeText } from '../report/safe-text.js';
 import { formatSummary, summaryJson } from '../report/summary.js';
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
+}
 
 export interface CommandIo {
   stdout: NodeJS.WriteStream;
@@ -54,12 +59,17 @@ export function resumeCommandFor(config: UpdateConfig, summary: RunSummary): str
 
 /** `clerk-bulk update`: parse → run → print. Returns the exit code. */
 export async function updateCommand(config: UpdateConfig, io: CommandIo): Promise<ExitCode> {
-  const progress = createProgress({
+  const redact = redactor(config.apiKey);
+  // Everything printed passes through `redact`: an API may echo the key in an error.
+  const stdout = { write: (text: string) => io.stdout.write(redact(text)) };
+  const display = createProgress({
     stream: io.stderr,
     intervalSeconds: config.progressInterval,
     quiet: config.quiet,
     log: config.log,
   });
+  // Progress lines carry only counts; warnings may quote the API.
+  const progress = { ...display, warn: (message: string) => display.warn?.(redact(message)) };
   const graceful = new AbortController();
   const force = new AbortController();
   const onSignal = (name: string) => {
@@ -78,6 +88,10 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
   io.signals?.on('SIGINT', onInt);
   io.signals?.on('SIGTERM', onTerm);
 
+  const url = new URL(config.baseUrl);
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    progress.warn?.(`--base-url ${url.origin} is plain http: the API key travels unencrypted`);
+  }
   if (config.dryRun && !config.json) {
     progress.warn?.('dry run: nothing will be sent');
   }
@@ -108,7 +122,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
         ...progress,
         dryRun: config.json
           ? undefined
-          : (info) => io.stdout.write(`row ${info.row}: PUT ${info.path} ${safeText(info.body)}\n`),
+          : (info) => stdout.write(`row ${info.row}: PUT ${info.path} ${safeText(info.body)}\n`),
       },
     });
   } finally {
@@ -119,9 +133,9 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
   const code = exitCodeFor(summary);
   const resume = resumeCommandFor(config, summary);
   if (config.json) {
-    io.stdout.write(`${JSON.stringify(summaryJson(summary, code, resume))}\n`);
+    stdout.write(`${JSON.stringify(summaryJson(summary, code, resume))}\n`);
   } else {
-    io.stdout.write(formatSummary(summary, resume));
+    stdout.write(formatSummary(summary, resume));
   }
   return code;
 }

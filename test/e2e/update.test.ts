@@ -200,6 +200,40 @@ describe('clerk-bulk update', () => {
     }
   });
 
+  it('hides the key when the API echoes it back in an error', async () => {
+    server.configure({
+      script: [
+        {
+          id: '2',
+          times: 3,
+          respond: { status: 422, body: { message: `key ${KEY} may not edit this contact` } },
+        },
+      ],
+    });
+    const input = writeFile(
+      dir,
+      'echo.csv',
+      csv(
+        ['id', 'name'],
+        [
+          ['1', 'A'],
+          ['2', 'B'],
+        ],
+      ),
+    );
+    const out = join(dir, 'echo.results.csv');
+    for (const extra of [[], ['--json'], ['--log', 'json', '--progress-interval', '1']]) {
+      const res = await runCli(
+        ['update', input, '--out', out, '--force', '--base-url', server.url, ...extra],
+        { env: env() },
+      );
+      expect(res.code).toBe(1);
+      const text = res.stdout + res.stderr + readFileSync(out, 'utf8');
+      expect(text).toContain('key *** may not edit this contact');
+      expect(text).not.toContain(KEY);
+    }
+  });
+
   it('prints the summary as one JSON object with --json', async () => {
     const out = join(dir, 'j.results.csv');
     const res = await runCli(
