@@ -1,7 +1,7 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import { stringify } from 'csv-stringify';
 import type { UpdateConfig } from '../config.js';
-import { EXIT, type ExitCode } from '../errors.js';
+import { EXIT, type ExitCode, InputFileError } from '../errors.js';
 import { planColumns } from '../pipeline/columns.js';
 import { openRows } from '../pipeline/read-rows.js';
 import { createRowValidator } from '../pipeline/to-payload.js';
@@ -11,13 +11,20 @@ import type { CommandIo } from './update.js';
 export interface ValidateOptions {
   /** How many problems to list with their row numbers. @default 20 */
   show: number;
-  /** Write the invalid rows (input columns plus `row` and `error`) to this CSV. */
+  /**
+   * Write the invalid rows to this CSV, for fixing: `row`, `error`, then the input's
+   * own columns (short rows padded, so every cell stays under its header).
+   */
   invalidOut?: string | undefined;
 }
 
+/** What the per-column summary calls a problem with the row as a whole (ragged, nothing to send). */
+const WHOLE_ROW = '(whole row)';
+
 /**
  * `clerk-bulk validate`: the same reader, column plan and row validator as `update`,
- * with nothing sent. Exit 0 when every row is valid, 1 otherwise, 2 for file errors.
+ * with nothing sent. Exit 0 when every row is valid, 1 otherwise; file-level problems
+ * throw (exit 2) before anything is printed.
  */
 export async function validateCommand(
   config: UpdateConfig,
@@ -25,61 +32,108 @@ export async function validateCommand(
   io: CommandIo,
 ): Promise<ExitCode> {
   const source = await openRows(config.input, { delimiter: config.delimiter });
-  const plan = planColumns(source.header, {
-    file: config.input,
-    ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
-  });
-  const validate = createRowValidator(plan, { empty: config.empty });
+  let invalidOut: ReturnType<typeof stringify> | undefined;
+  let finished: Promise<unknown> | undefined;
   const byColumn = new Map<string, number>();
   const shown: string[] = [];
   let rows = 0;
   let invalid = 0;
-  let invalidOut: ReturnType<typeof stringify> | undefined;
-  let finished: Promise<void> | undefined;
-  if (options.invalidOut !== undefined) {
-    invalidOut = stringify({
-      header: true,
-      columns: ['row', ...source.header, 'error'],
-      escape_formulas: true,
-    });
-    const file = createWriteStream(options.invalidOut);
-    finished = new Promise((resolve, reject) => {
-      file.on('finish', resolve);
-      file.on('error', reject);
-    });
-    invalidOut.pipe(file);
-  }
   try {
+    const plan = planColumns(source.header, {
+      file: config.input,
+      ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
+    });
+    const validate = createRowValidator(plan, { empty: config.empty });
+    const width = source.header.length;
+
+    if (options.invalidOut !== undefined) {
+      // Opened now, so an unwritable path is an error before any reading, not a crash after.
+      let fd: number;
+      try {
+        fd = openSync(options.invalidOut, 'w');
+      } catch (cause) {
+        throw new InputFileError(
+          `cannot write the --invalid-out file: ${(cause as Error).message}`,
+          'E_INVALID_OUT',
+          { file: options.invalidOut },
+          { cause },
+        );
+      }
+      const file = createWriteStream('', { fd });
+      // Settles either way, so a late write error cannot become an unhandled rejection.
+      finished = new Promise((resolve) => {
+        file.on('close', () => resolve(undefined));
+        // autoClose: the stream closes the fd itself after an error.
+        file.on('error', (err) => resolve(err));
+      });
+      invalidOut = stringify({
+        header: true,
+        columns: ['row', 'error', ...source.header],
+        // A file made to be opened in a spreadsheet: no cell may run as a formula.
+        escape_formulas: true,
+      });
+      invalidOut.pipe(file);
+    }
+
     for await (const input of source.rows) {
       if (config.limit !== undefined && input.row > config.limit) break;
       rows++;
       const outcome = validate(input.cells);
       if (outcome.ok) continue;
       invalid++;
-      const column = outcome.column ?? '(row)';
-      byColumn.set(column, (byColumn.get(column) ?? 0) + 1);
-      const text = `row ${input.row} (line ${input.line}): ${outcome.column === undefined ? '' : `${outcome.column}: `}${outcome.message}`;
-      if (shown.length < options.show) shown.push(safeText(text));
-      if (invalidOut !== undefined && !invalidOut.write([input.row, ...input.cells, text])) {
-        await new Promise((r) => invalidOut?.once('drain', r));
+      for (const column of outcome.columns.length === 0 ? [WHOLE_ROW] : outcome.columns) {
+        byColumn.set(column, (byColumn.get(column) ?? 0) + 1);
+      }
+      const problem =
+        outcome.column === undefined ? outcome.message : `${outcome.column}: ${outcome.message}`;
+      if (shown.length < options.show) {
+        shown.push(safeText(`row ${input.row} (line ${input.line}): ${problem}`));
+      }
+      if (invalidOut !== undefined) {
+        const cells =
+          input.cells.length < width
+            ? [...input.cells, ...Array<string>(width - input.cells.length).fill('')]
+            : input.cells;
+        if (!invalidOut.write([input.row, problem, ...cells])) {
+          await new Promise((resolve) => invalidOut?.once('drain', resolve));
+        }
       }
     }
   } finally {
     source.close();
     invalidOut?.end();
-    await finished;
   }
+  const writeError = await finished;
+  if (writeError instanceof Error) {
+    throw new InputFileError(
+      `cannot write the --invalid-out file: ${writeError.message}`,
+      'E_INVALID_OUT',
+      { file: options.invalidOut as string },
+      { cause: writeError },
+    );
+  }
+
   const out: string[] = [];
-  out.push(`${config.input}: ${rows} rows, ${rows - invalid} valid, ${invalid} invalid`);
+  out.push(
+    `${config.input}: ${rows} row${rows === 1 ? '' : 's'}, ${rows - invalid} valid, ${invalid} invalid`,
+  );
   if (invalid > 0) {
     out.push('problems by column:');
     for (const [column, count] of [...byColumn.entries()].sort((a, b) => b[1] - a[1])) {
-      out.push(`  ${String(count).padStart(6)}  ${safeText(column)}`);
+      out.push(`  ${String(count).padStart(6)}  ${column}`);
     }
-    out.push(`first ${shown.length} problems:`);
-    for (const line of shown) out.push(`  ${line}`);
-    if (options.invalidOut !== undefined) out.push(`invalid rows written to ${options.invalidOut}`);
+    if (shown.length > 0) {
+      out.push(
+        shown.length < invalid
+          ? `first ${shown.length} of ${invalid} invalid rows (--show N for more):`
+          : 'invalid rows:',
+      );
+      for (const line of shown) out.push(`  ${line}`);
+    }
+    if (options.invalidOut !== undefined) {
+      out.push(`invalid rows written to ${options.invalidOut} (columns row, error, then yours)`);
+    }
   }
-  io.stdout.write(`${out.join('\n')}\n`);
+  io.stdout.write(`${safeText(out.join('\n'))}\n`);
   return invalid > 0 ? EXIT.ROWS_FAILED : EXIT.OK;
 }

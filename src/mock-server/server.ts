@@ -209,6 +209,7 @@ class FakeClerkServer implements MockServer {
         outcome: 'answered',
         receivedAtMs: performance.timeOrigin + performance.now(),
         finishedAtMs: undefined,
+        responseHeaders: undefined,
       };
       this.requests.push(record);
     }
@@ -398,7 +399,10 @@ class FakeClerkServer implements MockServer {
     res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
     res.end(body);
     this.#count(status);
-    if (record !== undefined) record.status = status;
+    if (record !== undefined) {
+      record.status = status;
+      record.responseHeaders = headers;
+    }
   }
 
   #destroy(exchange: Exchange, outcome: 'reset' | 'lost-response'): void {

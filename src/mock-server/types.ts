@@ -126,6 +126,12 @@ export interface RecordedRequest {
   receivedAtMs: number;
   /** When the answer was finished or the socket closed; undefined while in flight (a hang until the client gives up). */
   finishedAtMs: number | undefined;
+  /**
+   * Headers of the answer as sent (names lower-case), e.g. a 429's `retry-after`, so a
+   * test can check the client kept out of the window it announced. Undefined until
+   * answered, and for reset, hang and lost-response.
+   */
+  responseHeaders: Record<string, string> | undefined;
 }
 
 export interface MockServerStats {

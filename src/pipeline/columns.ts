@@ -15,12 +15,20 @@ export type FieldTarget =
   | { kind: 'data' }
   /** `data.<key>`, converted by `type`. @default type 'string' */
   | { kind: 'data-key'; key: string; type: DataType }
-  | { kind: 'ignore' };
+  | { kind: 'ignore' }
+  /**
+   * A column whose header is empty (a trailing delimiter on every line, as some
+   * exports write). Nothing is sent from it; a row with a value there is invalid,
+   * since that value would otherwise be dropped silently.
+   */
+  | { kind: 'unnamed' };
 
 /** The checked header and what each column feeds, index for index. */
 export interface ColumnPlan {
-  /** Header names as in the file, trimmed. */
+  /** Header names as in the file, trimmed ('' for an unnamed column). */
   header: string[];
+  /** What messages call each column: its header name, or `column 3 (no header)`. */
+  labels: string[];
   targets: FieldTarget[];
   /** Index of the one column that feeds `id`. */
   idIndex: number;
@@ -40,13 +48,16 @@ const UNKNOWN_LISTED = 5;
 const DATA_PREFIX = 'data.';
 
 const IGNORE: FieldTarget = { kind: 'ignore' };
+const UNNAMED: FieldTarget = { kind: 'unnamed' };
 
 /**
  * Check the header and decide what each column feeds. A mapping entry wins over the
  * header's own name (so `"id": null` can ignore a column literally named `id`);
  * mapping entries for headers not in the file are ignored.
  *
- * @throws InputFileError at `{file, line: 1}` with code `E_HEADER_EMPTY`,
+ * A column with an empty header is `unnamed`: allowed, but its cells must be empty.
+ *
+ * @throws InputFileError at `{file, line: 1}` with code
  * `E_HEADER_DUPLICATE` (same name twice, or two columns feeding one field),
  * `E_HEADER_DATA_KEY` (`data.` without a key), `E_UNKNOWN_COLUMNS` or `E_NO_ID_COLUMN`.
  */
@@ -57,13 +68,7 @@ export function planColumns(header: string[], options: PlanColumnsOptions): Colu
 
   const firstIndex = new Map<string, number>();
   names.forEach((name, index) => {
-    if (name === '') {
-      throw new InputFileError(
-        `header of column ${index + 1} is empty: every column needs a name`,
-        'E_HEADER_EMPTY',
-        at,
-      );
-    }
+    if (name === '') return;
     const earlier = firstIndex.get(name);
     if (earlier !== undefined) {
       throw new InputFileError(
@@ -85,6 +90,7 @@ export function planColumns(header: string[], options: PlanColumnsOptions): Colu
 
   const unknown: string[] = [];
   const targets = names.map((name): FieldTarget => {
+    if (name === '') return UNNAMED;
     if (mapped.has(name)) return fromMapping(mapped.get(name) ?? null);
     const field = parseFieldName(name);
     if (field !== undefined) {
@@ -109,7 +115,7 @@ export function planColumns(header: string[], options: PlanColumnsOptions): Colu
   const fieldColumn = new Map<string, number>();
   let idIndex = -1;
   targets.forEach((target, index) => {
-    if (target.kind === 'ignore') return;
+    if (target.kind === 'ignore' || target.kind === 'unnamed') return;
     const field = target.kind === 'data-key' ? `data.${target.key}` : target.kind;
     const earlier = fieldColumn.get(field);
     if (earlier !== undefined) {
@@ -130,7 +136,10 @@ export function planColumns(header: string[], options: PlanColumnsOptions): Colu
       at,
     );
   }
-  return { header: names, targets, idIndex };
+  const labels = names.map((name, index) =>
+    name === '' ? `column ${index + 1} (no header)` : name,
+  );
+  return { header: names, labels, targets, idIndex };
 }
 
 /** A checked mapping target as a FieldTarget; an unparseable one cannot get here. */

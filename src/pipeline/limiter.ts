@@ -5,8 +5,25 @@ import pLimit, { type LimitFunction } from 'p-limit';
 export const MIN_RATE_PER_SECOND = 0.5;
 /** On a 429 the rate is multiplied by this (multiplicative decrease). */
 export const DECREASE_FACTOR = 0.5;
-/** 429s closer together than this are one congestion event, not several. */
-export const DECREASE_COOLDOWN_MS = 1_000;
+/**
+ * 429s closer together than this are one congestion event, not several, even when
+ * they answer requests sent after the last decrease (see `throttled`).
+ */
+export const DECREASE_COOLDOWN_MS = 100;
+/**
+ * Below the rate that drew the last 429, the rate climbs back by this share of the
+ * remaining gap per second (quickly at first, slowly as it gets close)...
+ */
+export const RECOVER_GAP_SHARE_PER_SECOND = 0.5;
+/**
+ * ...and above it, probes upward by this share of the rate per second, a share that
+ * doubles every {@link PROBE_DOUBLING_MS} without a 429, up to
+ * {@link MAX_PROBE_SHARE_PER_SECOND}: careful at first near a limit just found, yet
+ * back to full speed within a minute when the limit was raised or the 429 a fluke.
+ */
+export const PROBE_SHARE_PER_SECOND = 0.01;
+export const PROBE_DOUBLING_MS = 3_000;
+export const MAX_PROBE_SHARE_PER_SECOND = 0.25;
 /**
  * Bottleneck jobs per second at most. Bottleneck's local store hops through
  * `setTimeout(0)` several times per job, which caps it near 400 jobs/s on a 2-core
@@ -40,8 +57,9 @@ export class LimiterStoppedError extends Error {
  * - bottleneck paces them (`minTime`), releasing one request per job up to
  *   {@link MAX_PACER_JOBS_PER_SECOND}/s and a small batch per job above that.
  * - On top, congestion control in the style of TCP's AIMD: halve the rate on a 429,
- *   add back a little with every success, never above `--rate`; and a run-wide pause
- *   when the server says when to come back (`Retry-After`).
+ *   add back a little with every success, never above `--rate`; a run-wide pause when
+ *   the server says when to come back (`Retry-After`); and, in an outage, one probe
+ *   request per pause (`probeAfter`).
  */
 export class AdaptiveLimiter {
   private readonly inFlight: LimitFunction;
@@ -55,7 +73,14 @@ export class AdaptiveLimiter {
   private appliedRate: number;
   private batchSize = 1;
   private lastDecreaseAtMs = Number.NEGATIVE_INFINITY;
+  /** The rate in force when the last 429 came: where the server's limit was last seen. */
+  private throttledAtRate: number | undefined;
+  /** When the rate last rose above `throttledAtRate` (probing started). */
+  private probingSinceMs: number | undefined;
   private pausedUntilMs = 0;
+  /** Outage probing: after the pause, one request goes out and the rest wait for `endProbe()`. */
+  private probing = false;
+  private probeSent = false;
   private resumeTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Requests waiting for a pacing permit. */
@@ -91,6 +116,10 @@ export class AdaptiveLimiter {
     if (this.stopped) return Promise.reject(new LimiterStoppedError('limiter stopped'));
     return this.inFlight(async () => {
       await this.permit();
+      // A permit handed out just before a pause or a stop began must not slip through:
+      // "no other request before Retry-After" and "stop at once" hold to the microsecond.
+      while (this.now() < this.pausedUntilMs && !this.stopped) await this.permit();
+      if (this.stopped) throw new LimiterStoppedError('limiter stopped');
       this.countSend();
       return fn();
     }).catch((err: unknown) => {
@@ -101,23 +130,57 @@ export class AdaptiveLimiter {
     });
   }
 
-  /** A 429 came back: pause the whole run if the server said for how long, and slow down. */
-  throttled(retryAfterMs: number | undefined): void {
+  /**
+   * A 429 came back: pause the whole run if the server said for how long, and slow down.
+   *
+   * One congestion event lowers the rate once: a 429 answering a request that was sent
+   * before the last decrease says nothing about the new rate (TCP's "once per window"),
+   * and 429s within {@link DECREASE_COOLDOWN_MS} of each other are one event.
+   *
+   * @param retryAfterMs the server's hint, if any
+   * @param sentAtMs when the throttled request was sent (same clock as `now`)
+   */
+  throttled(retryAfterMs: number | undefined, sentAtMs?: number): void {
     const now = this.now();
     if (retryAfterMs !== undefined && retryAfterMs > 0) this.pauseUntil(now + retryAfterMs);
+    if (sentAtMs !== undefined && sentAtMs < this.lastDecreaseAtMs) return;
     if (now - this.lastDecreaseAtMs < DECREASE_COOLDOWN_MS) return;
     this.lastDecreaseAtMs = now;
     const base = Number.isFinite(this.rate) ? this.rate : Math.max(this.observedRate(), 10);
+    this.throttledAtRate = base;
+    this.probingSinceMs = undefined;
     this.setRate(Math.max(MIN_RATE_PER_SECOND, base * DECREASE_FACTOR), 'throttled');
   }
 
-  /** A request succeeded: additive increase, about 2% of `--rate` per second of success. */
+  /**
+   * A request succeeded: raise the rate again, never above `--rate`. Each success adds
+   * `step / rate`, so the rate grows by `step` per second of successes whatever it is.
+   * Below the rate that drew the last 429 (the server's limit as last seen) it climbs
+   * back by {@link RECOVER_GAP_SHARE_PER_SECOND} of the gap per second, fast while far
+   * below and slowly when close; above it, it probes, slowly at first (see
+   * {@link PROBE_SHARE_PER_SECOND}). So the run spends most of its time just under the
+   * limit, yet finds out, at the cost of a rare 429, when the limit was raised.
+   */
   succeeded(): void {
     if (this.rate >= this.maxRatePerSecond) return;
-    const stepPerSecond = Number.isFinite(this.maxRatePerSecond)
-      ? Math.max(1, this.maxRatePerSecond / 50)
-      : Math.max(1, this.rate / 20);
-    const next = this.rate + stepPerSecond / Math.max(this.rate, 1);
+    // Below --rate means a 429 was seen, so throttledAtRate is set.
+    const limitSeen = this.throttledAtRate ?? this.maxRatePerSecond;
+    let stepPerSecond: number;
+    if (this.rate < limitSeen) {
+      stepPerSecond = Math.max(
+        (limitSeen - this.rate) * RECOVER_GAP_SHARE_PER_SECOND,
+        limitSeen * PROBE_SHARE_PER_SECOND,
+      );
+    } else {
+      const now = this.now();
+      this.probingSinceMs ??= now;
+      const share = Math.min(
+        MAX_PROBE_SHARE_PER_SECOND,
+        PROBE_SHARE_PER_SECOND * 2 ** ((now - this.probingSinceMs) / PROBE_DOUBLING_MS),
+      );
+      stepPerSecond = this.rate * share;
+    }
+    const next = this.rate + Math.max(0.1, stepPerSecond) / Math.max(this.rate, 1);
     this.setRate(Math.min(this.maxRatePerSecond, next), 'recovered');
   }
 
@@ -126,11 +189,47 @@ export class AdaptiveLimiter {
     if (untilMs <= this.pausedUntilMs || this.stopped) return;
     this.pausedUntilMs = untilMs;
     this.permits = 0;
+    this.armResumeTimer();
+  }
+
+  private armResumeTimer(): void {
     if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
-    this.resumeTimer = setTimeout(() => {
-      this.resumeTimer = undefined;
-      this.requestPermits();
-    }, untilMs - this.now());
+    this.resumeTimer = setTimeout(
+      () => {
+        this.resumeTimer = undefined;
+        // Timers may fire a millisecond before the wall clock gets there; without this
+        // nobody would ask for permits again and the run would stall.
+        if (this.now() < this.pausedUntilMs) this.armResumeTimer();
+        else this.requestPermits();
+      },
+      Math.max(1, this.pausedUntilMs - this.now()),
+    );
+  }
+
+  /**
+   * The server looks down: hold every request until `untilMs`, then let exactly one
+   * through (a probe) and keep holding the rest until {@link endProbe}, or until the
+   * next `probeAfter` when the probe failed too. A down server sees one request per
+   * pause instead of the whole window.
+   */
+  probeAfter(untilMs: number): void {
+    this.probing = true;
+    this.probeSent = false;
+    this.pauseUntil(untilMs);
+    this.requestPermits();
+  }
+
+  /** The server answers again (or the run gave up waiting): release everything held. */
+  endProbe(): void {
+    if (!this.probing) return;
+    this.probing = false;
+    this.probeSent = false;
+    this.requestPermits();
+  }
+
+  /** True between `probeAfter` and `endProbe`. */
+  get isProbing(): boolean {
+    return this.probing;
   }
 
   /** Epoch ms until which requests are held (0 or past when not paused). */
@@ -152,7 +251,7 @@ export class AdaptiveLimiter {
   private permit(): Promise<void> {
     if (this.stopped) return Promise.reject(new LimiterStoppedError('limiter stopped'));
     const now = this.now();
-    if (now >= this.pausedUntilMs) {
+    if (now >= this.pausedUntilMs && !this.probing) {
       if (!Number.isFinite(this.rate)) return Promise.resolve();
       if (this.permits > 0 && now < this.permitsExpireAtMs) {
         this.permits--;
@@ -169,6 +268,13 @@ export class AdaptiveLimiter {
   private requestPermits(): void {
     if (this.pacerJobPending || this.stopped || this.waiters.length === 0) return;
     if (this.now() < this.pausedUntilMs) return; // the resume timer asks again
+    if (this.probing) {
+      if (!this.probeSent) {
+        this.probeSent = true;
+        this.waiters.shift()?.resolve();
+      }
+      return; // endProbe() or the next probeAfter() asks again
+    }
     if (!Number.isFinite(this.rate)) {
       for (const w of this.waiters.splice(0)) w.resolve();
       return;
@@ -179,7 +285,10 @@ export class AdaptiveLimiter {
       .then(
         () => {
           this.pacerJobPending = false;
-          if (this.now() < this.pausedUntilMs) return;
+          if (this.now() < this.pausedUntilMs || this.probing) {
+            this.requestPermits();
+            return;
+          }
           let grant = this.batchSize;
           while (grant > 0 && this.waiters.length > 0) {
             this.waiters.shift()?.resolve();

@@ -136,6 +136,12 @@ export const numberCell = z.string().transform((value, ctx) => {
   return parsed;
 });
 
+/** A column with no header: only an empty cell fits (empty cells never reach a schema). */
+export const unnamedCell = z.string().refine(() => false, {
+  error: (iss) =>
+    `this column has no header, so its value cannot be sent: name the column, or empty it: ${excerpt(iss.input)}`,
+});
+
 /** String `data.<key>`: the trimmed text, as is. */
 export const stringCell = z.string();
 

@@ -17,9 +17,24 @@ import { contactPath, createRowValidator } from './to-payload.js';
 /** Backoff for retries: full jitter over `base * 2^(attempt-1)`, capped. */
 export const RETRY_BASE_DELAY_MS = 500;
 export const RETRY_MAX_DELAY_MS = 30_000;
-/** This many server errors in a row across the run means an outage: pause everything. */
+/**
+ * This many requests in a row across the run failing with a 5xx, a timeout or a
+ * network error (no answer of any other kind in between) means an outage, not bad rows.
+ */
 export const OUTAGE_THRESHOLD = 10;
-export const OUTAGE_MAX_PAUSE_MS = 5 * 60_000;
+/**
+ * Outage pauses: the first lasts this long, each next one twice as long, up to
+ * {@link OUTAGE_MAX_PAUSE_MS}. Like every wait here, they scale with the retry base
+ * (these figures are for the default 500 ms), so tests can shrink them.
+ */
+export const OUTAGE_FIRST_PAUSE_MS = 1_000;
+export const OUTAGE_MAX_PAUSE_MS = 60_000;
+/**
+ * An outage that lasts this long is given up on: the run stops pausing and rows go
+ * back to their own retries, then `failed`, so a server that never comes back cannot
+ * keep a run alive for ever.
+ */
+export const OUTAGE_GIVE_UP_MS = 30 * 60_000;
 
 export interface UpdateOptions {
   /** Input CSV path. */
@@ -56,7 +71,10 @@ export interface UpdateOptions {
   limit?: number;
   /** Abort after this many failed rows. */
   maxErrors?: number;
-  /** Base of the exponential backoff. @default 500 */
+  /**
+   * Base of the exponential backoff. Outage pauses and the outage give-up time scale
+   * with it too (tests use a few ms to keep every wait short). @default 500
+   */
   retryBaseDelayMs?: number;
   /** Aborting it stops reading; requests already sent finish and are recorded. */
   signal?: AbortSignal;
@@ -135,6 +153,13 @@ export function classify(result: SendResult): Action {
 export function backoffMs(attempt: number, baseMs: number, random = Math.random): number {
   const ceiling = Math.min(RETRY_MAX_DELAY_MS, baseMs * 2 ** (attempt - 1));
   return Math.round(random() * ceiling);
+}
+
+/** `850 ms`, `12 s`, `3 min`: for messages about waits. */
+function formatSeconds(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1_000)} s`;
+  return `${Math.round(ms / 60_000)} min`;
 }
 
 function describe(result: SendResult): string {
@@ -219,8 +244,12 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     let rowsRead = 0;
     let alreadyDone = 0;
     let alreadyDoneNotUpdated = 0;
-    let consecutiveServerErrors = 0;
-    let outagePauses = 0;
+    // Outage detection (see OUTAGE_THRESHOLD): run-wide, updated as each answer arrives.
+    const waitScale = retryBaseMs / RETRY_BASE_DELAY_MS;
+    let troubleStreak = 0;
+    let outage: { startedAtMs: number; pauses: number; pauseEndsAtMs: number } | undefined;
+    /** The last outage was given up on; no new one starts until the API answers again. */
+    let outageGivenUp = false;
 
     const stopping = new AbortController();
     const hardAbort = new AbortController();
@@ -282,24 +311,131 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       }
     };
 
+    /** The API answered (anything but a 5xx): an outage, if any, is over. */
+    const noteAnswer = () => {
+      troubleStreak = 0;
+      outageGivenUp = false;
+      if (outage === undefined) return;
+      const downMs = Date.now() - outage.startedAtMs;
+      outage = undefined;
+      limiter.endProbe();
+      events.warn?.(`the API answers again after ${formatSeconds(downMs)}; going on`);
+    };
+
+    /** Hold the run for the next, longer outage pause, or give up waiting. */
+    const nextOutagePause = (result: SendResult) => {
+      if (outage === undefined) return;
+      const now = Date.now();
+      const downMs = now - outage.startedAtMs;
+      if (downMs >= OUTAGE_GIVE_UP_MS * waitScale) {
+        outage = undefined;
+        outageGivenUp = true;
+        limiter.endProbe();
+        events.warn?.(
+          `the API has failed every request for ${formatSeconds(downMs)} (${describe(result)}); ` +
+            'no more waiting: rows now fail after their retries',
+        );
+        return;
+      }
+      outage.pauses++;
+      const pauseMs = Math.round(
+        Math.min(OUTAGE_MAX_PAUSE_MS, OUTAGE_FIRST_PAUSE_MS * 2 ** (outage.pauses - 1)) * waitScale,
+      );
+      outage.pauseEndsAtMs = now + pauseMs;
+      limiter.probeAfter(outage.pauseEndsAtMs);
+      events.warn?.(
+        outage.pauses === 1
+          ? `${OUTAGE_THRESHOLD} requests in a row failed (${describe(result)}); the API looks down: ` +
+              `pausing ${formatSeconds(pauseMs)}, then trying one request`
+          : `the API is still down (${describe(result)}); pausing ${formatSeconds(pauseMs)}`,
+      );
+    };
+
+    /**
+     * A 5xx, timeout or network error. Returns true when it is blamed on an outage
+     * rather than on the row, so it does not count against the row's retries.
+     */
+    const noteTrouble = (result: SendResult, sentAtMs: number): boolean => {
+      troubleStreak++;
+      if (outage !== undefined) {
+        // Requests sent before the current pause ended were already in flight when it
+        // began; only the probe sent after it says the API is still down.
+        if (sentAtMs >= outage.pauseEndsAtMs) nextOutagePause(result);
+        return true;
+      }
+      if (outageGivenUp || troubleStreak < OUTAGE_THRESHOLD) return false;
+      outage = { startedAtMs: Date.now(), pauses: 0, pauseEndsAtMs: 0 };
+      nextOutagePause(result);
+      return outage !== undefined;
+    };
+
+    /**
+     * Run-wide reaction to one answer. Called inside the limiter's job, before its
+     * in-flight slot is freed, so no queued request can start between a 429 (or a 401)
+     * arriving and the run pausing (or stopping). Returns whether an outage is to blame.
+     */
+    const react = (result: SendResult, action: Action, sentAtMs: number): boolean => {
+      switch (action) {
+        case 'done':
+          limiter.succeeded();
+          noteAnswer();
+          return false;
+        case 'failed':
+          noteAnswer();
+          return false;
+        case 'throttled':
+          requests.throttled++;
+          limiter.throttled(
+            result.kind === 'http-error' ? result.retryAfterMs : undefined,
+            sentAtMs,
+          );
+          noteAnswer();
+          return false;
+        case 'auth':
+          if (stopped !== 'auth') {
+            events.warn?.(
+              `the API refused the key (${describe(result)}); stopping: every row would fail`,
+            );
+          }
+          stop('auth');
+          return false;
+        case 'retry': {
+          // A 503 may say when to come back; that holds for the whole run, like a 429's.
+          const hint = result.kind === 'http-error' ? result.retryAfterMs : undefined;
+          if (hint !== undefined && hint > 0) limiter.pauseUntil(Date.now() + hint);
+          return noteTrouble(result, sentAtMs);
+        }
+        case 'aborted':
+          return false;
+      }
+    };
+
     /** Send one row, retrying as the policy says. `undefined`: not final, re-send on resume. */
     const sendRow = async (row: number, id: string, body: string, sha256: string) => {
       if (http === undefined) return undefined;
-      let attempt = 0;
+      /** Requests sent for this row (the results' `attempts`). */
+      let attempts = 0;
+      /** Of those, the ones counted against --retries (an outage's are not). */
+      let charged = 0;
       while (true) {
         if (stopping.signal.aborted) return undefined;
-        attempt++;
-        let result: SendResult;
+        let sent: { result: SendResult; action: Action; blamed: boolean } | undefined;
         try {
-          result = await limiter.schedule(() => {
+          sent = await limiter.schedule(async () => {
+            if (stopping.signal.aborted) return undefined;
             requests.sent++;
-            return http.put(id, body, hardAbort.signal);
+            attempts++;
+            const sentAtMs = Date.now();
+            const result = await http.put(id, body, hardAbort.signal);
+            const action = classify(result);
+            return { result, action, blamed: react(result, action, sentAtMs) };
           });
         } catch (err) {
           if (err instanceof LimiterStoppedError) return undefined;
           throw err;
         }
-        const action = classify(result);
+        if (sent === undefined) return undefined;
+        const { result, action, blamed } = sent;
         const status =
           result.kind === 'http-error' || result.kind === 'ok' ? result.status : undefined;
         const line = (s: 'updated' | 'failed', error?: string): ResultLine => ({
@@ -307,25 +443,17 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
           id,
           status: s,
           httpStatus: status,
-          attempts: attempt,
+          attempts,
           error,
           sha256,
           finishedAt: new Date(),
         });
-        if (action !== 'retry') consecutiveServerErrors = 0;
         switch (action) {
           case 'done':
-            limiter.succeeded();
             return line('updated');
           case 'aborted':
             return undefined;
           case 'auth':
-            if (stopped !== 'auth') {
-              events.warn?.(
-                `the API refused the key (${describe(result)}); stopping: every row would fail`,
-              );
-            }
-            stop('auth');
             return line(
               'failed',
               `${describe(result)} (the API key was refused; the run was stopped)`,
@@ -334,32 +462,19 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
             return line('failed', describe(result));
           case 'throttled':
           case 'retry': {
-            let delayMs: number;
-            if (action === 'throttled') {
-              requests.throttled++;
-              const hint = result.kind === 'http-error' ? result.retryAfterMs : undefined;
-              limiter.throttled(hint);
-              delayMs = Math.max(hint ?? 0, backoffMs(attempt, retryBaseMs));
-            } else {
-              consecutiveServerErrors++;
-              delayMs = backoffMs(attempt, retryBaseMs);
-              if (consecutiveServerErrors >= OUTAGE_THRESHOLD) {
-                // Looks like an outage, not a bad row: hold the whole run with growing
-                // waits instead of burning every row's retries into `failed`.
-                consecutiveServerErrors = 0;
-                outagePauses++;
-                const pauseMs = Math.min(OUTAGE_MAX_PAUSE_MS, 1_000 * 2 ** outagePauses);
-                limiter.pauseUntil(Date.now() + pauseMs);
-                events.warn?.(
-                  `${OUTAGE_THRESHOLD} server errors in a row (${describe(result)}); pausing ${Math.round(pauseMs / 1000)} s`,
-                );
-                attempt--; // the outage, not the row, is to blame
-              }
+            if (!blamed) charged++;
+            if (charged > retries) {
+              return line(
+                'failed',
+                `${describe(result)} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`,
+              );
             }
-            if (attempt > retries)
-              return line('failed', `${describe(result)} (after ${attempt} attempts)`);
+            // The server's hint already holds the whole run (limiter); waiting for it here
+            // too keeps the row from queueing early.
+            const hint = result.kind === 'http-error' ? result.retryAfterMs : undefined;
+            const delayMs = Math.max(hint ?? 0, backoffMs(Math.max(1, charged), retryBaseMs));
             requests.retried++;
-            events.retry?.({ row, attempt, reason: describe(result), delayMs });
+            events.retry?.({ row, attempt: attempts, reason: describe(result), delayMs });
             await sleep(delayMs, stopping.signal);
             break;
           }

@@ -16,6 +16,7 @@ import {
   nameCell,
   numberCell,
   stringCell,
+  unnamedCell,
 } from './payload-schema.js';
 
 /** The body of `PUT /public/contacts/{id}`. Keys are always in this order. */
@@ -42,8 +43,13 @@ export type RowOutcome =
       ok: false;
       /** The trimmed raw id cell, '' if none. */
       id: string;
-      /** Header name (as in the file, trimmed) of the first bad column; undefined for row-level problems. */
+      /**
+       * Header name (as in the file, trimmed; `column 3 (no header)` for an unnamed
+       * column) of the first bad column; undefined for row-level problems.
+       */
       column: string | undefined;
+      /** Every bad column, in column order (empty for row-level problems). */
+      columns: string[];
       /** One line, without the column name. */
       message: string;
       /** Hex SHA-256 of JSON.stringify(cells), so a row edited since is noticed on resume. */
@@ -61,7 +67,7 @@ export interface RowValidatorOptions {
   empty: 'omit' | 'null';
 }
 
-type ColumnField = 'name' | 'email' | 'public' | 'data' | 'data-key';
+type ColumnField = 'name' | 'email' | 'public' | 'data' | 'data-key' | 'unnamed';
 
 /** Everything about one sent column that does not depend on the row. */
 interface ColumnRule {
@@ -95,6 +101,8 @@ function ruleFor(target: FieldTarget, index: number): ColumnRule | undefined {
     case 'id':
     case 'ignore':
       return undefined;
+    case 'unnamed':
+      return { index, field: 'unnamed', key: '', schema: unnamedCell, nullable: false };
     case 'name':
       return { index, field: 'name', key: '', schema: nameCell, nullable: true };
     case 'email':
@@ -130,6 +138,7 @@ export function createRowValidator(
   options: RowValidatorOptions,
 ): (cells: string[]) => RowOutcome {
   const { header, idIndex } = plan;
+  const labels = plan.labels;
   const width = header.length;
   const emptyIsNull = options.empty === 'null';
   const rules: ColumnRule[] = [];
@@ -143,10 +152,12 @@ export function createRowValidator(
     id: string,
     column: string | undefined,
     message: string,
+    columns: string[] = [],
   ): RowOutcome => ({
     ok: false,
     id,
     column,
+    columns,
     message,
     sha256: sha256Hex(JSON.stringify(cells)),
   });
@@ -202,6 +213,8 @@ export function createRowValidator(
           dataKeys ??= [];
           dataKeys.push(rule.key, value);
           break;
+        case 'unnamed':
+          break;
       }
     }
 
@@ -212,8 +225,14 @@ export function createRowValidator(
       const also =
         rest.length === 0
           ? ''
-          : `; also invalid: ${rest.map((p) => JSON.stringify(header[p.index])).join(', ')}`;
-      return invalid(cells, id, header[first.index], first.message + also);
+          : `; also invalid: ${rest.map((p) => JSON.stringify(labels[p.index])).join(', ')}`;
+      return invalid(
+        cells,
+        id,
+        labels[first.index],
+        first.message + also,
+        problems.map((p) => labels[p.index] as string),
+      );
     }
 
     // Assigned in this order whatever the column order: same row, same body, same hash.

@@ -97,14 +97,18 @@ describe('planColumns', () => {
     expect(plan.idIndex).toBe(0);
   });
 
+  it('keeps columns with an empty header as unnamed, labelled by position', () => {
+    const plan = planColumns(['id', ' ', 'name', ''], { file: FILE });
+    expect(plan.targets).toEqual([
+      { kind: 'id' },
+      { kind: 'unnamed' },
+      { kind: 'name' },
+      { kind: 'unnamed' },
+    ]);
+    expect(plan.labels).toEqual(['id', 'column 2 (no header)', 'name', 'column 4 (no header)']);
+  });
+
   it.each<[string, string[], Mapping | undefined, string, string]>([
-    [
-      'an empty header name is refused with its position',
-      ['id', ' ', 'name'],
-      undefined,
-      'E_HEADER_EMPTY',
-      'header of column 2 is empty',
-    ],
     [
       'the same name twice after trimming is refused',
       ['id', 'email', ' email '],

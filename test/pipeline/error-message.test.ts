@@ -51,6 +51,21 @@ describe('describeHttpError turns any error body into one readable line', () => 
     ],
     ['broken JSON', 400, '{"message": "trunc', '', '400 Bad Request: {"message": "trunc'],
     ['a status with no known reason', 418, '', '', '418 HTTP 418'],
+    [
+      'a message that only repeats the reason',
+      400,
+      '{"statusCode":400,"message":"Bad Request"}',
+      '',
+      '400 Bad Request',
+    ],
+    ['a numeric code', 422, '{"code":1042}', '', '422 Unprocessable Entity: 1042'],
+    [
+      'a NestJS body whose message array is empty',
+      400,
+      '{"statusCode":400,"message":[],"error":"Bad Request"}',
+      '',
+      '400 Bad Request',
+    ],
   ])('%s', (_title, status, body, contentType, expected) => {
     expect(describeHttpError(status, body, contentType)).toBe(expected);
   });

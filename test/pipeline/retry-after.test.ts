@@ -14,6 +14,10 @@ describe('retryAfterMs reads whichever hint a 429 carries', () => {
     ['no hint at all', {}, undefined],
     ['a garbage header', { 'retry-after': 'soon' }, undefined],
     ['an absurd wait, capped', { 'retry-after': '999999' }, MAX_RETRY_AFTER_MS],
+    ['Retry-After: 0 (go now)', { 'retry-after': '0' }, 0],
+    ['the standard RateLimit-Reset (seconds from now)', { 'ratelimit-reset': '4' }, 4000],
+    ['a repeated header (the first one counts)', { 'retry-after': ['2', '9'] }, 2000],
+    ['an epoch reset in the past', { 'x-ratelimit-reset': String(NOW / 1000 - 5) }, 0],
   ])('%s', (_title, headers, expected) => {
     expect(retryAfterMs(headers, NOW)).toBe(expected);
   });

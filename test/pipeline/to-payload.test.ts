@@ -404,6 +404,21 @@ describe('createRowValidator: rows that are refused', () => {
     expect(outcome.sha256).toBe(sha256(JSON.stringify(cells)));
   });
 
+  it('refuses a value in a column with no header, naming the column by position', () => {
+    const validate = validator(['id', 'name', '']);
+    expect(accepted(validate(['c1', 'Ada', ' '])).body).toBe('{"name":"Ada"}');
+    const outcome = rejected(validate(['c1', 'Ada', 'oops']));
+    expect(outcome.column).toBe('column 3 (no header)');
+    expect(outcome.message).toContain('this column has no header');
+  });
+
+  it('lists every bad column, in column order', () => {
+    const outcome = rejected(validator(['id', 'email', 'public'])(['', 'bob@', 'maybe']));
+    expect(outcome.column).toBe('id');
+    expect(outcome.columns).toEqual(['id', 'email', 'public']);
+    expect(outcome.message).toContain('also invalid: "email", "public"');
+  });
+
   it('reports the trimmed id of a refused row', () => {
     const outcome = rejected(validator(['id', 'email'])([' c1 ', 'bob@']));
     expect(outcome.id).toBe('c1');
