@@ -38,6 +38,8 @@ function show(value: unknown): string {
 const rawUpdateSchema = z.object({
   input: z.string({ error: 'missing the input CSV file' }).min(1, 'missing the input CSV file'),
   out: z.string().min(1).optional(),
+  /** The `--config` file the options came from, if any (for the resume command). */
+  config: z.string().min(1).optional(),
   resume: z.boolean().default(false),
   retryFailed: z.boolean().default(false),
   force: z.boolean().default(false),

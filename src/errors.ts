@@ -34,6 +34,8 @@ export class ClerkBulkError extends Error {
   override name = 'ClerkBulkError';
   readonly code: string;
   readonly exitCode: ExitCode;
+  /** What to do next, printed after the message on the same line (the CLI sets it). */
+  hint: string | undefined;
 
   constructor(message: string, code: string, exitCode: ExitCode, options?: { cause?: unknown }) {
     super(message, options);
@@ -65,10 +67,17 @@ export class InputFileError extends ClerkBulkError {
   }
 }
 
-/** The run was stopped before the end: key refused, or too many failed rows. Exit 3. */
+/**
+ * The run was stopped before the end: key refused, too many failed rows, or the input
+ * file broke after requests had gone out (`E_INPUT_MIDRUN`). Exit 3.
+ */
 export class RunAbortedError extends ClerkBulkError {
   override name = 'RunAbortedError';
-  constructor(message: string, code: 'E_AUTH' | 'E_MAX_ERRORS', options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    code: 'E_AUTH' | 'E_MAX_ERRORS' | 'E_INPUT_MIDRUN',
+    options?: { cause?: unknown },
+  ) {
     super(message, code, EXIT.ABORTED, options);
   }
 }

@@ -17,6 +17,7 @@ async function main(argv: string[]): Promise<number> {
     case 'none':
       return EXIT.OK;
     case 'update': {
+      exitOnThirdSignal();
       const { toUpdateConfig } = await import('./config.js');
       const { updateCommand } = await import('./commands/update.js');
       return updateCommand(toUpdateConfig(invocation.options), io);
@@ -66,13 +67,45 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * The update command answers a first SIGINT/SIGTERM by finishing the requests in flight
+ * and a second by abandoning them (see commands/update.ts). A third means the operator
+ * wants out now, whatever is still running; every finished row is already on disk.
+ */
+function exitOnThirdSignal(): void {
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals < 3) return;
+    process.stderr.write(
+      'clerk-bulk: third signal: exiting now; unfinished rows are sent on resume\n',
+    );
+    process.exit(EXIT.INTERRUPTED);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+let settled = false;
+// If the event loop ever runs dry with main() still pending, that is a bug (a promise
+// nobody resolves); without this guard Node would exit 0 as if the run had succeeded.
+process.on('beforeExit', () => {
+  if (settled) return;
+  settled = true;
+  process.stderr.write('clerk-bulk: internal error: the run ended without finishing its work\n');
+  process.exitCode = 1;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (err: unknown) => {
+    settled = true;
     if (err instanceof ClerkBulkError) {
-      process.stderr.write(`clerk-bulk: ${safeText(err.message)}\n`);
+      const hint = err.hint === undefined ? '' : `; ${err.hint}`;
+      process.stderr.write(`clerk-bulk: ${safeText(err.message + hint)}\n`);
       process.exitCode = err.exitCode;
       return;
     }

@@ -47,9 +47,9 @@ export interface CliResult {
 /** Run the built CLI as a child process, as a user would, and wait for it to end. */
 export async function runCli(
   args: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+  options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
 ): Promise<CliResult> {
-  const { child, done } = spawnCli(args, options.env);
+  const { child, done } = spawnCli(args, options.env, options.cwd);
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 50_000);
   try {
     return await done;
@@ -85,13 +85,13 @@ export function lastLinePerRow(lines: ResultRow[]): Map<number, ResultRow> {
  * Start the CLI and hand back the child, for tests that signal or kill it mid-run.
  * The child gets this environment minus any CLERK_BULK_* or key variables, plus `env`.
  */
-export function spawnCli(args: string[], env: Record<string, string> = {}) {
+export function spawnCli(args: string[], env: Record<string, string> = {}, cwd = ROOT) {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith('CLERK_BULK_') && k !== 'CLERK_CHAT_API_KEY') clean[k] = v;
   }
   const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
+    cwd,
     env: { ...clean, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,6 +1,6 @@
 import type { UpdateConfig } from '../config.js';
 import { DEFAULT_BASE_URL } from '../config.js';
-import { EXIT, type ExitCode } from '../errors.js';
+import { ClerkBulkError, EXIT, type ExitCode } from '../errors.js';
 import { type RunSummary, runUpdate } from '../pipeline/run-update.js';
 import { createProgress } from '../report/progress.js';
 import { redactor } from '../report/redact.js';
@@ -42,8 +42,18 @@ export function resumeCommandFor(config: UpdateConfig, summary: RunSummary): str
   const leftToDo = summary.unfinished > 0 || summary.stopped !== undefined;
   const retryable = summary.counts.failed > 0 || summary.counts.alreadyDoneNotUpdated > 0;
   if (summary.dryRun || (!leftToDo && !retryable)) return undefined;
-  const args = ['clerk-bulk', 'update', config.input, '--out', config.out, '--resume'];
-  if (!leftToDo && retryable) args.push('--retry-failed');
+  return resumeCommand(config, { retryFailed: !leftToDo && retryable });
+}
+
+/**
+ * `clerk-bulk update <input> --out <out> --resume ...` with every option that differs
+ * from its default (a config file too: the key may live there). Never the key itself.
+ */
+export function resumeCommand(config: UpdateConfig, how: { retryFailed: boolean }): string {
+  const args = ['clerk-bulk', 'update', config.input, '--out', config.out];
+  args.push('--resume');
+  if (how.retryFailed) args.push('--retry-failed');
+  if (config.config !== undefined) args.push('--config', config.config);
   if (config.baseUrl !== DEFAULT_BASE_URL) args.push('--base-url', config.baseUrl);
   if (config.rate !== 10) args.push('--rate', String(config.rate));
   if (config.concurrency !== 5) args.push('--concurrency', String(config.concurrency));
@@ -54,6 +64,7 @@ export function resumeCommandFor(config: UpdateConfig, summary: RunSummary): str
   if (config.delimiter !== undefined)
     args.push('--delimiter', config.delimiter === '\t' ? 'tab' : config.delimiter);
   if (config.limit !== undefined) args.push('--limit', String(config.limit));
+  if (config.maxErrors !== undefined) args.push('--max-errors', String(config.maxErrors));
   return args.map(shellQuote).join(' ');
 }
 
@@ -125,6 +136,12 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
           : (info) => stdout.write(`row ${info.row}: PUT ${info.path} ${safeText(info.body)}\n`),
       },
     });
+  } catch (err) {
+    // Stopped midway with rows recorded (disk full, the input broke): say how to go on.
+    if (err instanceof ClerkBulkError && err.exitCode === EXIT.ABORTED && !config.dryRun) {
+      err.hint = `to continue once that is fixed: ${resumeCommand(config, { retryFailed: false })}`;
+    }
+    throw err;
   } finally {
     progress.stop();
     io.signals?.off('SIGINT', onInt);

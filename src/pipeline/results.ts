@@ -109,7 +109,7 @@ export class ResultsWriter {
       }
       throw new ResultsWriteError(
         midRun
-          ? `cannot write results file ${this.path}: ${describeFsError(err)}; the run was stopped. Fix that, then add --resume to continue`
+          ? `cannot write results file ${this.path}: ${describeFsError(err)}; the run was stopped`
           : `cannot write results file ${this.path}: ${describeFsError(err)}`,
         { cause: err, midRun },
       );

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
+import { type Stats, statSync } from 'node:fs';
 import pLimit from 'p-limit';
-import { ResultsWriteError, RunAbortedError } from '../errors.js';
+import { InputFileError, ResultsWriteError, RunAbortedError, UsageError } from '../errors.js';
 import { planColumns } from './columns.js';
 import { AdaptiveLimiter, LimiterStoppedError, sleep } from './limiter.js';
 import type { Mapping } from './mapping.js';
@@ -177,6 +178,41 @@ function describe(result: SendResult): string {
 }
 
 /**
+ * `--out` naming the input itself (or a hard link or symlink to it) would have the
+ * results overwrite or append to the rows being read.
+ */
+function refuseSameFile(input: string, out: string): void {
+  let a: Stats | undefined;
+  let b: Stats | undefined;
+  try {
+    a = statSync(input);
+    b = statSync(out);
+  } catch {
+    return; // one of them does not exist: not the same file (a missing input is reported later)
+  }
+  if (a.dev === b.dev && a.ino === b.ino) {
+    throw new UsageError(
+      `--out ${out} is the input file itself; the results need a file of their own (without --out they go to ${input}.results.csv)`,
+      'E_OUT_IS_INPUT',
+    );
+  }
+}
+
+/**
+ * The error to report for a reader that failed midway. Before any request went out it
+ * is the input error itself (exit 2: nothing sent). After, the run was cut short with
+ * some rows landed: exit 3, and the results file says which.
+ */
+function stoppedMidway(err: unknown, sent: number, out: string): unknown {
+  if (!(err instanceof InputFileError) || sent === 0) return err;
+  return new RunAbortedError(
+    `${err.message}; the run was stopped there after ${sent} request${sent === 1 ? '' : 's'} (every finished row is recorded in ${out})`,
+    'E_INPUT_MIDRUN',
+    { cause: err },
+  );
+}
+
+/**
  * Run the main job: stream `input`, validate every row, PUT the valid ones through the
  * rate limiter, and record every row's outcome in `out`. Returns the summary; throws
  * only for problems found before anything is sent (bad file, bad options) and for a
@@ -192,6 +228,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const apiKey = options.apiKey ?? '';
   const redact = (text: string) => (apiKey.length >= 4 ? text.split(apiKey).join('***') : text);
 
+  refuseSameFile(options.input, options.out);
   const source = await openRows(options.input, { delimiter: options.delimiter });
   let writer: ResultsWriter | undefined;
   let client: ContactClient | undefined;
@@ -241,6 +278,8 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     const requests = { sent: 0, throttled: 0, retried: 0 };
     let stopped: StopReason | undefined;
     let fatal: unknown;
+    /** What stopped the reader midway, if anything did. */
+    let readError: unknown;
     let rowsRead = 0;
     let alreadyDone = 0;
     let alreadyDoneNotUpdated = 0;
@@ -492,85 +531,115 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     // Rows with the same id run one after another, in file order: the last row wins.
     const lastById = new Map<string, Promise<void>>();
 
-    for await (const input of source.rows) {
-      if (stopping.signal.aborted) break;
-      if (options.limit !== undefined && input.row > options.limit) break;
-      rowsRead++;
-      const outcome = validate(input.cells);
-      if (resume?.isDone(input.row, outcome.id, outcome.sha256) === true) {
-        alreadyDone++;
-        if (!resume.wasUpdated(input.row)) alreadyDoneNotUpdated++;
-        events.skipped?.(input.row);
-        continue;
-      }
-      if (!outcome.ok) {
-        record({
-          row: input.row,
-          id: outcome.id,
-          status: 'invalid',
-          attempts: 0,
-          error:
-            outcome.column === undefined
-              ? outcome.message
-              : `${outcome.column}: ${outcome.message}`,
-          sha256: outcome.sha256,
-          finishedAt: new Date(),
+    /** The reader reached the end of the file (or of `--limit`) without being stopped. */
+    let readAll = true;
+    /**
+     * Resume: ids of the rows sent again in this run. A later row with one of these ids
+     * is sent again too, even if an earlier run finished it, so that rows with the same
+     * id still land in file order and the last row in the file wins.
+     */
+    const resentIds = resume === undefined ? undefined : new Set<string>();
+    try {
+      for await (const input of source.rows) {
+        if (stopping.signal.aborted) {
+          readAll = false;
+          break;
+        }
+        if (options.limit !== undefined && input.row > options.limit) break;
+        rowsRead++;
+        const outcome = validate(input.cells);
+        if (
+          resume?.isDone(input.row, outcome.id, outcome.sha256) === true &&
+          resentIds?.has(outcome.id) !== true
+        ) {
+          alreadyDone++;
+          if (!resume.wasUpdated(input.row)) alreadyDoneNotUpdated++;
+          events.skipped?.(input.row);
+          continue;
+        }
+        if (!outcome.ok) {
+          record({
+            row: input.row,
+            id: outcome.id,
+            status: 'invalid',
+            attempts: 0,
+            error:
+              outcome.column === undefined
+                ? outcome.message
+                : `${outcome.column}: ${outcome.message}`,
+            sha256: outcome.sha256,
+            finishedAt: new Date(),
+          });
+          continue;
+        }
+        if (dryRun) {
+          events.dryRun?.({
+            row: input.row,
+            id: outcome.id,
+            path: contactPath(outcome.id),
+            body: outcome.body,
+          });
+          record({
+            row: input.row,
+            id: outcome.id,
+            status: 'dry-run',
+            attempts: 0,
+            sha256: outcome.sha256,
+            finishedAt: new Date(),
+          });
+          continue;
+        }
+        const { id, body, sha256 } = outcome;
+        const row = input.row;
+        resentIds?.add(id);
+        const previous = lastById.get(id);
+        const task = window(async () => {
+          if (previous !== undefined) await previous;
+          const line = await sendRow(row, id, body, sha256);
+          if (line !== undefined) record(line);
+        }).catch((err: unknown) => {
+          fatal ??= err;
+          stop(undefined, true);
         });
-        continue;
-      }
-      if (dryRun) {
-        events.dryRun?.({
-          row: input.row,
-          id: outcome.id,
-          path: contactPath(outcome.id),
-          body: outcome.body,
+        const done = task.finally(() => {
+          tasks.delete(done);
+          if (lastById.get(id) === done) lastById.delete(id);
+          slotFreed?.();
         });
-        record({
-          row: input.row,
-          id: outcome.id,
-          status: 'dry-run',
-          attempts: 0,
-          sha256: outcome.sha256,
-          finishedAt: new Date(),
-        });
-        continue;
+        tasks.add(done);
+        lastById.set(id, done);
+        // p-limit counts a task as pending until it starts, so active + pending is the
+        // number of rows in the window right now.
+        while (window.activeCount + window.pendingCount >= windowSize && !stopping.signal.aborted) {
+          await new Promise<void>((resolve) => {
+            slotFreed = resolve;
+          });
+          slotFreed = undefined;
+        }
       }
-      const { id, body, sha256 } = outcome;
-      const row = input.row;
-      const previous = lastById.get(id);
-      const task = window(async () => {
-        if (previous !== undefined) await previous;
-        const line = await sendRow(row, id, body, sha256);
-        if (line !== undefined) record(line);
-      }).catch((err: unknown) => {
-        fatal ??= err;
-        stop(undefined, true);
-      });
-      const done = task.finally(() => {
-        tasks.delete(done);
-        if (lastById.get(id) === done) lastById.delete(id);
-        slotFreed?.();
-      });
-      tasks.add(done);
-      lastById.set(id, done);
-      // p-limit counts a task as pending until it starts, so active + pending is the
-      // number of rows in the window right now.
-      while (window.activeCount + window.pendingCount >= windowSize && !stopping.signal.aborted) {
-        await new Promise<void>((resolve) => {
-          slotFreed = resolve;
-        });
-        slotFreed = undefined;
-      }
+    } catch (err) {
+      // The file broke midway (a read error, a file changed under the run) or an event
+      // callback threw. Stop sending, but let the rows in flight finish and be recorded
+      // before reporting it, so that the results file says what landed.
+      readError = err;
+      readAll = false;
+      stop(undefined);
     }
     await Promise.all(tasks);
     options.signal?.removeEventListener('abort', onSignal);
     options.forceSignal?.removeEventListener('abort', onForce);
     await limiter.stop();
     if (fatal !== undefined) throw fatal;
-
-    const elapsedMs = Date.now() - startedAt;
+    if (readError !== undefined) throw stoppedMidway(readError, requests.sent, options.out);
+    // A signal that came after the last row was read and every row finished anyway
+    // interrupted nothing.
     const finished =
       tally.counts.updated + tally.counts.failed + tally.counts.invalid + tally.counts['dry-run'];
+    if (stopped === 'interrupted' && readAll && rowsRead === finished + alreadyDone) {
+      stopped = undefined;
+    }
+
+    const elapsedMs = Date.now() - startedAt;
     return {
       input: options.input,
       resultsPath: options.out,

@@ -1,0 +1,195 @@
+// How a run stops when something goes wrong midway, and what it says about going on:
+// the input breaking after requests went out, --out naming the input, a signal that
+// comes when every row is already on its way, and the resume command it prints.
+import { appendFileSync, linkSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type MockServer, startMockServer } from '../../src/mock-server/index.js';
+import {
+  csv,
+  lastLinePerRow,
+  readResults,
+  runCli,
+  spawnCli,
+  tempDir,
+  waitForLines,
+  writeFile,
+} from '../helpers.js';
+
+const KEY = 'stops-test-key';
+const env = { CLERK_CHAT_API_KEY: KEY };
+
+let server: MockServer;
+let dir: string;
+beforeEach(async () => {
+  server = await startMockServer({ apiKey: KEY, ids: 'any' });
+  dir = tempDir();
+});
+afterEach(async () => {
+  await server.close();
+});
+
+const puts = () => server.requests.filter((r) => r.method === 'PUT');
+
+describe('the input breaks after requests went out', () => {
+  it('finishes and records the rows in flight, exits 3 and prints the resume command', async () => {
+    server.configure({ latencyMs: [5, 10] });
+    // 1 KB rows: the reader is well behind the end of the file when the first rows land,
+    // so bytes appended then are read in this run, after the up-front file check.
+    const rows = Array.from({ length: 2_000 }, (_, i) => [`${i + 1}`, 'x'.repeat(1_000)]);
+    const good = csv(['id', 'data.note'], rows);
+    const input = writeFile(dir, 'in.csv', good);
+    const out = join(dir, 'out.csv');
+    const args = ['update', input, '--out', out, '--base-url', server.url];
+    const { done } = spawnCli([...args, '--rate', '0', '--concurrency', '8', '--quiet'], env);
+    await waitForLines(out, 20);
+    appendFileSync(input, Buffer.from('2001,caf\xe9\n', 'latin1'));
+    const res = await done;
+
+    expect(res.code).toBe(3);
+    expect(res.stderr).toMatch(
+      /in\.csv line 2002: .*not valid UTF-8.*stopped there after \d+ requests/,
+    );
+    expect(res.stderr).toMatch(/to continue once that is fixed: clerk-bulk update .* --resume/);
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+    expect(res.stderr).not.toContain(KEY);
+    // Every request that went out has its outcome on disk: none was left unrecorded.
+    const lines = readResults(out);
+    expect(lines.every((l) => l.status === 'updated')).toBe(true);
+    expect(lines.length).toBe(puts().length);
+    expect(lines.length).toBeGreaterThanOrEqual(20);
+
+    // Fixed file, then the printed command: the rest is sent, nothing twice.
+    writeFileSync(input, good);
+    const command = /to continue once that is fixed: clerk-bulk (.*)/.exec(res.stderr)?.[1] ?? '';
+    const resumed = await runCli(command.split(' '), { env });
+    expect(resumed.code).toBe(0);
+    const final = lastLinePerRow(readResults(out));
+    expect(final.size).toBe(2_000);
+    expect([...final.values()].every((l) => l.status === 'updated')).toBe(true);
+    expect(puts().length).toBe(2_000);
+  });
+});
+
+describe('--out naming the input file', () => {
+  it('is refused before anything is read or sent, the input left as it was', async () => {
+    const text = csv(['id', 'name'], [['1', 'Ada']]);
+    const input = writeFile(dir, 'in.csv', text);
+    const link = join(dir, 'link.csv');
+    linkSync(input, link);
+    for (const out of [input, link]) {
+      for (const extra of [['--force'], ['--resume']]) {
+        const res = await runCli(
+          ['update', input, '--out', out, '--base-url', server.url, ...extra],
+          { env },
+        );
+        expect(res.code).toBe(2);
+        expect(res.stderr).toMatch(/--out .* is the input file itself/);
+        expect(readFileSync(input, 'utf8')).toBe(text);
+      }
+    }
+    expect(puts()).toHaveLength(0);
+  });
+});
+
+describe('rows with the same id on resume', () => {
+  const input = () =>
+    writeFile(
+      dir,
+      'in.csv',
+      csv(
+        ['id', 'name', 'email'],
+        [
+          ['A', 'Old name', 'a@example.com'],
+          ['B', 'Bea', ''],
+          ['A', 'New name', ''],
+        ],
+      ),
+    );
+
+  it('--retry-failed re-sends the later rows of a re-sent id too, so the last row still wins', async () => {
+    const file = input();
+    const out = join(dir, 'out.csv');
+    server.configure({ script: [{ id: 'A', respond: { status: 500, body: 'down' } }] });
+    const first = await runCli(
+      ['update', file, '--out', out, '--base-url', server.url, '--retries', '0', '--quiet'],
+      { env },
+    );
+    expect(first.code).toBe(1);
+    expect(lastLinePerRow(readResults(out)).get(1)?.status).toBe('failed');
+    expect(server.contacts.get('A')?.name).toBe('New name');
+
+    server.reset();
+    const again = await runCli(
+      ['update', file, '--out', out, '--base-url', server.url, '--resume', '--retry-failed'],
+      { env },
+    );
+    expect(again.code).toBe(0);
+    // Row 1 again, then row 3 after it; row 2 (another id) is left alone.
+    expect(puts().map((r) => r.id)).toEqual(['A', 'A']);
+    expect(puts()[0]?.body).toMatchObject({ name: 'Old name' });
+    expect(server.contacts.get('A')?.name).toBe('New name');
+    expect(server.contacts.get('A')?.email).toBe('a@example.com');
+  });
+
+  it('an edited earlier row is followed by the later rows of its id', async () => {
+    const file = input();
+    const out = join(dir, 'out.csv');
+    const first = await runCli(['update', file, '--out', out, '--base-url', server.url], { env });
+    expect(first.code).toBe(0);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('Old name', 'Older name'));
+
+    server.reset();
+    const again = await runCli(
+      ['update', file, '--out', out, '--base-url', server.url, '--resume'],
+      { env },
+    );
+    expect(again.code).toBe(0);
+    expect(puts().map((r) => r.id)).toEqual(['A', 'A']);
+    expect(server.contacts.get('A')?.name).toBe('New name');
+  });
+});
+
+describe('the resume command', () => {
+  it('carries --config and --max-errors', async () => {
+    writeFile(dir, '-in.csv', csv(['id', 'name'], [['1', 'Ada']]));
+    const config = writeFile(
+      dir,
+      'job.json',
+      JSON.stringify({ baseUrl: server.url, maxErrors: 5, retries: 0 }),
+    );
+    server.configure({ script: [{ respond: { status: 500, body: 'down' } }] });
+    const res = await runCli(['update', `${dir}/-in.csv`, '--config', config], { env });
+    expect(res.code).toBe(1);
+    const command = /clerk-bulk update .*/.exec(res.stdout)?.[0] ?? '';
+    expect(command).toContain(`--config ${config}`);
+    expect(command).toContain('--max-errors 5');
+    expect(command).toContain('--retry-failed');
+  });
+});
+
+describe('a signal after every row was read', () => {
+  it('lets the rows in flight finish and, with nothing left to do, exits 0', async () => {
+    server.configure({ latencyMs: 1_500 });
+    const input = writeFile(
+      dir,
+      'in.csv',
+      csv(
+        ['id', 'name'],
+        Array.from({ length: 5 }, (_, i) => [`${i + 1}`, `P${i + 1}`]),
+      ),
+    );
+    const out = join(dir, 'out.csv');
+    const { child, done } = spawnCli(
+      ['update', input, '--out', out, '--base-url', server.url, '--concurrency', '5'],
+      env,
+    );
+    const deadline = Date.now() + 20_000;
+    while (puts().length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGINT');
+    const res = await done;
+    expect(res.code).toBe(0);
+    expect(res.stdout).not.toMatch(/--resume/);
+    expect(readResults(out).map((l) => l.status)).toEqual(Array(5).fill('updated'));
+  });
+});
