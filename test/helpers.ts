@@ -4,10 +4,20 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
-import { afterEach } from 'vitest';
+import { afterEach, beforeEach } from 'vitest';
+import {
+  type MockServer,
+  type MockServerOptions,
+  startMockServer,
+} from '../src/mock-server/index.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = join(ROOT, 'dist', 'main.js');
+/** The messy-input corpus: one file per case, outcomes in test/e2e/input-corpus.test.ts. */
+export const INPUT_FIXTURES = join(ROOT, 'test', 'fixtures', 'input');
+/** A raw ESC or CSI in output: a terminal would run it instead of showing it. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: looking for raw ESC and CSI
+export const RAW_TERMINAL_CONTROL = /[\u001b\u009b]/;
 
 const made: string[] = [];
 afterEach(() => {
@@ -35,6 +45,58 @@ export function csv(header: string[], rows: Array<Array<string | number | boolea
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   return `${[header, ...rows].map((r) => r.map(quote).join(',')).join('\n')}\n`;
+}
+
+/**
+ * Write a CSV of `count` data rows to `dir/name` and return the path; row n (from 1)
+ * holds `cells(n)`.
+ */
+export function writeRows(
+  dir: string,
+  name: string,
+  header: string[],
+  count: number,
+  cells: (n: number) => Array<string | number | boolean>,
+): string {
+  return writeFile(
+    dir,
+    name,
+    csv(
+      header,
+      Array.from({ length: count }, (_, i) => cells(i + 1)),
+    ),
+  );
+}
+
+/** The argv of `update <input> --out <out> --base-url <baseUrl>`, then `more`. */
+export function updateArgv(
+  input: string,
+  out: string,
+  baseUrl: string,
+  ...more: string[]
+): string[] {
+  return ['update', input, '--out', out, '--base-url', baseUrl, ...more];
+}
+
+/**
+ * A mock server started before each test of the calling file and closed after it:
+ * `const mock = mockServerPerTest({...})`, then `mock.server` inside the tests.
+ */
+export function mockServerPerTest(options: MockServerOptions): { readonly server: MockServer } {
+  let current: MockServer | undefined;
+  beforeEach(async () => {
+    current = await startMockServer(options);
+  });
+  // The server stays readable after it is closed, for a file's own afterEach checks.
+  afterEach(async () => {
+    await current?.close();
+  });
+  return {
+    get server(): MockServer {
+      if (current === undefined) throw new Error('the mock server starts before each test');
+      return current;
+    },
+  };
 }
 
 export interface CliResult {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MockServer, startMockServer } from '../../src/mock-server/index.js';
-import { csv, readResults, runCli, tempDir, writeFile } from '../helpers.js';
+import { readResults, runCli, tempDir, updateArgv, writeRows } from '../helpers.js';
 
 /** A 32 KiB tmpfs: a disk that fills up after a few hundred results lines. */
 function mountTinyDisk(dir: string): boolean {
@@ -38,24 +38,23 @@ describe('a disk that fills up mid-run', () => {
   it.skipIf(!mounted)(
     'stops the run, sends nothing it cannot record, and says how to continue',
     async () => {
-      const rows = Array.from({ length: 2_000 }, (_, i) => [`${i + 1}`, `Person ${i + 1}`]);
-      const input = writeFile(tempDir(), 'in.csv', csv(['id', 'name'], rows));
+      const input = writeRows(tempDir(), 'in.csv', ['id', 'name'], 2_000, (n) => [
+        `${n}`,
+        `Person ${n}`,
+      ]);
       const out = join(disk, 'out.csv');
       const concurrency = 4;
       const res = await runCli(
-        [
-          'update',
+        updateArgv(
           input,
-          '--out',
           out,
-          '--base-url',
           server.url,
           '--rate',
           '0',
           '--concurrency',
-          String(concurrency),
+          `${concurrency}`,
           '--quiet',
-        ],
+        ),
         { env: { CLERK_CHAT_API_KEY: KEY } },
       );
       expect(res.code).toBe(3);

@@ -10,12 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RecordedRequest, startMockServer } from '../../src/mock-server/index.js';
-import { ROOT, readResults, runCli } from '../helpers.js';
+import {
+  INPUT_FIXTURES as FIXTURES,
+  RAW_TERMINAL_CONTROL,
+  ROOT,
+  readResults,
+  runCli,
+  updateArgv,
+} from '../helpers.js';
 
 const KEY = 'sk_corpus_key_1234';
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'input');
-// biome-ignore lint/suspicious/noControlCharactersInRegex: looking for raw ESC and CSI
-const RAW_TERMINAL_CONTROL = /[\u001b\u009b]/;
 
 /** [row, id as in the results file, status, a fragment of the error ('' = none)] */
 type ResultSpec = [number, string, 'updated' | 'invalid', string?];
@@ -64,10 +68,10 @@ async function runCase(title: string, c: Case): Promise<void> {
         ? join(work, c.file)
         : fixture(c.file);
     const args = (c.args ?? []).map((a) => (a.endsWith('.json') ? fixture(a) : a));
-    const res = await runCli(
-      ['update', input, '--out', out, '--base-url', server.url, '--quiet', ...args],
-      { env: { CLERK_CHAT_API_KEY: KEY }, timeoutMs: 30_000 },
-    );
+    const res = await runCli(updateArgv(input, out, server.url, '--quiet', ...args), {
+      env: { CLERK_CHAT_API_KEY: KEY },
+      timeoutMs: 30_000,
+    });
     // Never a stack trace, never raw terminal controls, never a hang (runCli's timeout).
     expect(res.signal).toBeNull();
     expect(res.stderr).not.toMatch(/\n\s+at /);

@@ -1,48 +1,40 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type MockServer, startMockServer } from '../../src/mock-server/index.js';
-import { CLI, csv, readResults, runCli, tempDir, writeFile } from '../helpers.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  CLI,
+  mockServerPerTest,
+  readResults,
+  runCli,
+  tempDir,
+  updateArgv,
+  writeRows,
+} from '../helpers.js';
 
 const KEY = 'output-test-key';
 const env = { CLERK_CHAT_API_KEY: KEY };
-let server: MockServer;
+const mock = mockServerPerTest({ apiKey: KEY, ids: 'any', latencyMs: [2, 6] });
 let dir: string;
 let input: string;
 
-beforeEach(async () => {
-  server = await startMockServer({ apiKey: KEY, ids: 'any', latencyMs: [2, 6] });
+beforeEach(() => {
   dir = tempDir();
-  const rows = Array.from({ length: 300 }, (_, i) => [
-    `${i + 1}`,
-    i === 7 ? 'not-an-email' : `p${i}@example.com`,
+  input = writeRows(dir, 'in.csv', ['id', 'email'], 300, (n) => [
+    `${n}`,
+    n === 8 ? 'not-an-email' : `p${n - 1}@example.com`,
   ]);
-  input = writeFile(dir, 'in.csv', csv(['id', 'email'], rows));
 });
-afterEach(async () => {
-  await server.close();
-});
+
+/** `update` of the 300-row input against the mock server, results to `o.csv`. */
+const update = (...more: string[]) =>
+  runCli(updateArgv(input, join(dir, 'o.csv'), mock.server.url, ...more), { env });
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for escape codes is the point
 const ESCAPE = /\u001b\[/;
 
 describe('output for people and for cron', () => {
   it('prints plain progress lines without escape codes when not on a terminal', async () => {
-    const res = await runCli(
-      [
-        'update',
-        input,
-        '--out',
-        join(dir, 'o.csv'),
-        '--base-url',
-        server.url,
-        '--rate',
-        '200',
-        '--progress-interval',
-        '1',
-      ],
-      { env },
-    );
+    const res = await update('--rate', '200', '--progress-interval', '1');
     expect(res.code).toBe(1);
     expect(res.stderr).not.toMatch(ESCAPE);
     expect(res.stdout).not.toMatch(ESCAPE);
@@ -57,21 +49,7 @@ describe('output for people and for cron', () => {
   });
 
   it('writes progress and warnings as JSON lines with --log json', async () => {
-    const res = await runCli(
-      [
-        'update',
-        input,
-        '--out',
-        join(dir, 'o.csv'),
-        '--base-url',
-        server.url,
-        '--rate',
-        '0',
-        '--log',
-        'json',
-      ],
-      { env },
-    );
+    const res = await update('--rate', '0', '--log', 'json');
     const events = res.stderr
       .trim()
       .split('\n')
@@ -86,20 +64,7 @@ describe('output for people and for cron', () => {
   });
 
   it('prints only the JSON summary on stdout with --json', async () => {
-    const res = await runCli(
-      [
-        'update',
-        input,
-        '--out',
-        join(dir, 'o.csv'),
-        '--base-url',
-        server.url,
-        '--rate',
-        '0',
-        '--json',
-      ],
-      { env },
-    );
+    const res = await update('--rate', '0', '--json');
     const summary = JSON.parse(res.stdout) as {
       counts: Record<string, number>;
       exitCode: number;
@@ -111,22 +76,7 @@ describe('output for people and for cron', () => {
   });
 
   it('prints nothing but the summary with --quiet', async () => {
-    const res = await runCli(
-      [
-        'update',
-        input,
-        '--out',
-        join(dir, 'o.csv'),
-        '--base-url',
-        server.url,
-        '--rate',
-        '0',
-        '--quiet',
-        '--progress-interval',
-        '1',
-      ],
-      { env },
-    );
+    const res = await update('--rate', '0', '--quiet', '--progress-interval', '1');
     expect(res.stderr).toBe('');
     expect(res.stdout.startsWith('Finished.')).toBe(true);
   });
@@ -136,14 +86,7 @@ describe('output for people and for cron', () => {
     const command = [
       process.execPath,
       CLI,
-      'update',
-      input,
-      '--out',
-      join(dir, 'o.csv'),
-      '--base-url',
-      server.url,
-      '--rate',
-      '300',
+      ...updateArgv(input, join(dir, 'o.csv'), mock.server.url, '--rate', '300'),
     ]
       .map((a) => `'${a}'`)
       .join(' ');

@@ -19,7 +19,9 @@ import {
   runCli,
   spawnCli,
   tempDir,
+  updateArgv,
   writeFile,
+  writeRows,
 } from '../helpers.js';
 
 const KEY = 'sk_live_trouble_SECRET_5c4b3a';
@@ -37,8 +39,7 @@ async function start(options: MockServerOptions = {}): Promise<MockServer> {
 
 /** An input file of `rows` rows with ids `c1`..`cN`. */
 function inputFile(rows: number): string {
-  const cells = Array.from({ length: rows }, (_, i) => [`c${i + 1}`, `Name ${i + 1}`]);
-  return writeFile(tempDir(), 'in.csv', csv(['id', 'name'], cells));
+  return writeRows(tempDir(), 'in.csv', ['id', 'name'], rows, (n) => [`c${n}`, `Name ${n}`]);
 }
 
 function inputWithIds(ids: string[]): string {
@@ -55,17 +56,7 @@ function inputWithIds(ids: string[]): string {
 /** `update` with fast retries (`--retry-base-ms 20` unless `args` set it). */
 function updateArgs(input: string, baseUrl: string, args: string[] = []): string[] {
   const fast = args.includes('--retry-base-ms') ? [] : ['--retry-base-ms', '20'];
-  return [
-    'update',
-    input,
-    '--out',
-    join(dirname(input), 'out.csv'),
-    '--base-url',
-    baseUrl,
-    '--quiet',
-    ...fast,
-    ...args,
-  ];
+  return updateArgv(input, join(dirname(input), 'out.csv'), baseUrl, '--quiet', ...fast, ...args);
 }
 
 const env = { CLERK_CHAT_API_KEY: KEY };

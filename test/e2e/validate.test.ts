@@ -7,25 +7,28 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type MockServer, startMockServer } from '../../src/mock-server/index.js';
-import { ROOT, runCli, tempDir, writeFile } from '../helpers.js';
+import {
+  INPUT_FIXTURES as FIXTURES,
+  mockServerPerTest,
+  RAW_TERMINAL_CONTROL,
+  ROOT,
+  runCli,
+  tempDir,
+  updateArgv,
+  writeFile,
+} from '../helpers.js';
 
 const KEY = 'sk_validate_key_5678';
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'input');
 const SPECTRUM = join(ROOT, 'node_modules', 'csv-spectrum', 'csvs');
-// biome-ignore lint/suspicious/noControlCharactersInRegex: looking for raw ESC and CSI
-const RAW_TERMINAL_CONTROL = /[\u001b\u009b]/;
 
-let server: MockServer;
+const mock = mockServerPerTest({ apiKey: KEY, ids: 'any' });
 let dir: string;
-beforeEach(async () => {
-  server = await startMockServer({ apiKey: KEY, ids: 'any' });
+beforeEach(() => {
   dir = tempDir();
 });
-afterEach(async () => {
+afterEach(() => {
   // Whatever the command, nothing reached the API.
-  expect(server.requests).toEqual([]);
-  await server.close();
+  expect(mock.server.requests).toEqual([]);
 });
 
 /** Run with the API key in the environment. */
@@ -159,15 +162,9 @@ describe('clerk-bulk validate', () => {
 describe('clerk-bulk update --dry-run', () => {
   it('prints each request it would send and sends none', async () => {
     const out = join(dir, 'dry.results.csv');
-    const res = await cli([
-      'update',
-      join(FIXTURES, 'to-fix.csv'),
-      '--dry-run',
-      '--out',
-      out,
-      '--base-url',
-      server.url,
-    ]);
+    const res = await cli(
+      updateArgv(join(FIXTURES, 'to-fix.csv'), out, mock.server.url, '--dry-run'),
+    );
     expect(res.code).toBe(1);
     const printed = res.stdout.split('\n').filter((l) => l.startsWith('row '));
     expect(printed).toEqual([
