@@ -97,7 +97,7 @@ export function parseArgv(argv: string[]): Invocation {
           })
           .option('retries', {
             type: 'string',
-            describe: 'retries for 429, 5xx, timeouts, network errors [default: 5]',
+            describe: 'retries for 429, 408, 5xx, timeouts, network errors [default: 5]',
           })
           .option('timeout', {
             type: 'string',

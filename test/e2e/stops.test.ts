@@ -3,15 +3,16 @@
 // comes when every row is already on its way, and the resume command it prints.
 import { appendFileSync, linkSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type MockServer, startMockServer } from '../../src/mock-server/index.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   csv,
   lastLinePerRow,
+  mockServerPerTest,
   readResults,
   runCli,
   spawnCli,
   tempDir,
+  updateArgv,
   waitForLines,
   writeFile,
 } from '../helpers.js';
@@ -19,28 +20,24 @@ import {
 const KEY = 'stops-test-key';
 const env = { CLERK_CHAT_API_KEY: KEY };
 
-let server: MockServer;
+const mock = mockServerPerTest({ apiKey: KEY, ids: 'any' });
 let dir: string;
-beforeEach(async () => {
-  server = await startMockServer({ apiKey: KEY, ids: 'any' });
+beforeEach(() => {
   dir = tempDir();
 });
-afterEach(async () => {
-  await server.close();
-});
 
-const puts = () => server.requests.filter((r) => r.method === 'PUT');
+const puts = () => mock.server.requests.filter((r) => r.method === 'PUT');
 
 describe('the input breaks after requests went out', () => {
   it('finishes and records the rows in flight, exits 3 and prints the resume command', async () => {
-    server.configure({ latencyMs: [5, 10] });
+    mock.server.configure({ latencyMs: [5, 10] });
     // 1 KB rows: the reader is well behind the end of the file when the first rows land,
     // so bytes appended then are read in this run, after the up-front file check.
     const rows = Array.from({ length: 2_000 }, (_, i) => [`${i + 1}`, 'x'.repeat(1_000)]);
     const good = csv(['id', 'data.note'], rows);
     const input = writeFile(dir, 'in.csv', good);
     const out = join(dir, 'out.csv');
-    const args = ['update', input, '--out', out, '--base-url', server.url];
+    const args = updateArgv(input, out, mock.server.url);
     const { done } = spawnCli([...args, '--rate', '0', '--concurrency', '8', '--quiet'], env);
     await waitForLines(out, 20);
     appendFileSync(input, Buffer.from('2001,caf\xe9\n', 'latin1'));
@@ -79,10 +76,7 @@ describe('--out naming the input file', () => {
     linkSync(input, link);
     for (const out of [input, link]) {
       for (const extra of [['--force'], ['--resume']]) {
-        const res = await runCli(
-          ['update', input, '--out', out, '--base-url', server.url, ...extra],
-          { env },
-        );
+        const res = await runCli(updateArgv(input, out, mock.server.url, ...extra), { env });
         expect(res.code).toBe(2);
         expect(res.stderr).toMatch(/--out .* is the input file itself/);
         expect(readFileSync(input, 'utf8')).toBe(text);
@@ -110,43 +104,40 @@ describe('rows with the same id on resume', () => {
   it('--retry-failed re-sends the later rows of a re-sent id too, so the last row still wins', async () => {
     const file = input();
     const out = join(dir, 'out.csv');
-    server.configure({ script: [{ id: 'A', respond: { status: 500, body: 'down' } }] });
+    mock.server.configure({ script: [{ id: 'A', respond: { status: 500, body: 'down' } }] });
     const first = await runCli(
-      ['update', file, '--out', out, '--base-url', server.url, '--retries', '0', '--quiet'],
+      updateArgv(file, out, mock.server.url, '--retries', '0', '--quiet'),
       { env },
     );
     expect(first.code).toBe(1);
     expect(lastLinePerRow(readResults(out)).get(1)?.status).toBe('failed');
-    expect(server.contacts.get('A')?.name).toBe('New name');
+    expect(mock.server.contacts.get('A')?.name).toBe('New name');
 
-    server.reset();
+    mock.server.reset();
     const again = await runCli(
-      ['update', file, '--out', out, '--base-url', server.url, '--resume', '--retry-failed'],
+      updateArgv(file, out, mock.server.url, '--resume', '--retry-failed'),
       { env },
     );
     expect(again.code).toBe(0);
     // Row 1 again, then row 3 after it; row 2 (another id) is left alone.
     expect(puts().map((r) => r.id)).toEqual(['A', 'A']);
     expect(puts()[0]?.body).toMatchObject({ name: 'Old name' });
-    expect(server.contacts.get('A')?.name).toBe('New name');
-    expect(server.contacts.get('A')?.email).toBe('a@example.com');
+    expect(mock.server.contacts.get('A')?.name).toBe('New name');
+    expect(mock.server.contacts.get('A')?.email).toBe('a@example.com');
   });
 
   it('an edited earlier row is followed by the later rows of its id', async () => {
     const file = input();
     const out = join(dir, 'out.csv');
-    const first = await runCli(['update', file, '--out', out, '--base-url', server.url], { env });
+    const first = await runCli(updateArgv(file, out, mock.server.url), { env });
     expect(first.code).toBe(0);
     writeFileSync(file, readFileSync(file, 'utf8').replace('Old name', 'Older name'));
 
-    server.reset();
-    const again = await runCli(
-      ['update', file, '--out', out, '--base-url', server.url, '--resume'],
-      { env },
-    );
+    mock.server.reset();
+    const again = await runCli(updateArgv(file, out, mock.server.url, '--resume'), { env });
     expect(again.code).toBe(0);
     expect(puts().map((r) => r.id)).toEqual(['A', 'A']);
-    expect(server.contacts.get('A')?.name).toBe('New name');
+    expect(mock.server.contacts.get('A')?.name).toBe('New name');
   });
 });
 
@@ -156,9 +147,9 @@ describe('the resume command', () => {
     const config = writeFile(
       dir,
       'job.json',
-      JSON.stringify({ baseUrl: server.url, maxErrors: 5, retries: 0 }),
+      JSON.stringify({ baseUrl: mock.server.url, maxErrors: 5, retries: 0 }),
     );
-    server.configure({ script: [{ respond: { status: 500, body: 'down' } }] });
+    mock.server.configure({ script: [{ respond: { status: 500, body: 'down' } }] });
     const res = await runCli(['update', `${dir}/-in.csv`, '--config', config], { env });
     expect(res.code).toBe(1);
     const command = /clerk-bulk update .*/.exec(res.stdout)?.[0] ?? '';
@@ -170,7 +161,7 @@ describe('the resume command', () => {
 
 describe('a signal after every row was read', () => {
   it('lets the rows in flight finish and, with nothing left to do, exits 0', async () => {
-    server.configure({ latencyMs: 1_500 });
+    mock.server.configure({ latencyMs: 1_500 });
     const input = writeFile(
       dir,
       'in.csv',
@@ -181,7 +172,7 @@ describe('a signal after every row was read', () => {
     );
     const out = join(dir, 'out.csv');
     const { child, done } = spawnCli(
-      ['update', input, '--out', out, '--base-url', server.url, '--concurrency', '5'],
+      updateArgv(input, out, mock.server.url, '--concurrency', '5'),
       env,
     );
     const deadline = Date.now() + 20_000;
