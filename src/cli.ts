@@ -24,12 +24,13 @@ const UPDATE_EPILOG = `Examples:
   clerk-bulk update contacts.csv --dry-run             # check and show payloads, send nothing
   clerk-bulk update contacts.csv --resume              # continue an interrupted run
   clerk-bulk update contacts.csv --resume --retry-failed
-  clerk-bulk update export.csv --map mapping.json --rate 20 --out nightly.results.csv`;
+  clerk-bulk update export.csv --map mapping.json --rate 20 --out nightly.results.csv
+  crm-export | clerk-bulk update - --out nightly.results.csv   # CSV from stdin`;
 
 /** Options shared by `update` and `validate`: how to read and check the input. */
 function inputOptions(y: Argv): Argv {
   return y
-    .positional('input', { type: 'string', describe: 'CSV file of contact changes' })
+    .positional('input', { type: 'string', describe: 'CSV file of contact changes (- for stdin)' })
     .option('map', { type: 'string', describe: 'JSON file mapping CSV headers to fields' })
     .option('empty', {
       type: 'string',
@@ -48,10 +49,24 @@ function inputOptions(y: Argv): Argv {
  * The yargs definitions only: argv → command and raw options. Values are checked by
  * config.ts so that flags, environment and config file get the same messages.
  */
+/**
+ * yargs drops a lone `-` (yargs/yargs-parser#381, open), the usual name for stdin.
+ * It travels through the parser as this token, which no real argument can be (argv
+ * strings cannot hold NUL), and is turned back into `-` after.
+ */
+const DASH = '\u0000-';
+
+function restoreDash(options: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(options)) {
+    if (value === DASH) options[key] = '-';
+  }
+  return options;
+}
+
 export function parseArgv(argv: string[]): Invocation {
   let invocation: Command | undefined;
   const warnings: string[] = [];
-  const parser = yargs(argv)
+  const parser = yargs(argv.map((arg) => (arg === '-' ? DASH : arg)))
     .scriptName('clerk-bulk')
     .usage('$0 <command> [options]\n\nBulk-update Clerk Chat contacts from a CSV file.')
     .env('CLERK_BULK')
@@ -205,6 +220,7 @@ export function parseArgv(argv: string[]): Invocation {
         : new UsageError(message ?? error?.message ?? 'bad usage');
     });
   parser.parseSync();
+  if (invocation !== undefined && 'options' in invocation) restoreDash(invocation.options);
   return { ...(invocation ?? { command: 'none' }), warnings };
 }
 

@@ -122,7 +122,7 @@ export type UpdateConfig = z.output<typeof rawUpdateSchema> & {
 export function toUpdateConfig(
   raw: Record<string, unknown>,
   env: NodeJS.ProcessEnv = process.env,
-  options: { requireKey?: boolean } = {},
+  options: { requireKey?: boolean; needsOut?: boolean } = {},
 ): UpdateConfig {
   const parsed = rawUpdateSchema.safeParse(raw);
   if (!parsed.success) {
@@ -151,6 +151,12 @@ export function toUpdateConfig(
   }
   if (value.resume && value.force) {
     throw new UsageError('--resume and --force contradict each other: pick one', 'E_OPTION');
+  }
+  if (value.input === '-' && value.out === undefined && options.needsOut !== false) {
+    throw new UsageError(
+      'reading the CSV from stdin ("-") needs --out for the results file',
+      'E_OPTION',
+    );
   }
   const out = value.out ?? `${value.input}${value.dryRun ? '.dry-run' : ''}.results.csv`;
   return {

@@ -9,7 +9,12 @@ import { ClerkBulkError, EXIT } from './errors.js';
 import { safeText } from './report/safe-text.js';
 
 async function main(argv: string[]): Promise<number> {
-  const io = { stdout: process.stdout, stderr: process.stderr, signals: process };
+  const io = {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    signals: process,
+  };
   const invocation = parseArgv(argv);
   for (const warning of invocation.warnings)
     process.stderr.write(`warning: ${safeText(warning)}\n`);
@@ -25,7 +30,10 @@ async function main(argv: string[]): Promise<number> {
     case 'validate': {
       const { toUpdateConfig } = await import('./config.js');
       const { validateCommand } = await import('./commands/validate.js');
-      const config = toUpdateConfig(invocation.options, process.env, { requireKey: false });
+      const config = toUpdateConfig(invocation.options, process.env, {
+        requireKey: false,
+        needsOut: false,
+      });
       const show = Number(invocation.options.show ?? 20);
       return validateCommand(
         config,

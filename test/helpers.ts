@@ -99,6 +99,29 @@ export function mockServerPerTest(options: MockServerOptions): { readonly server
   };
 }
 
+/**
+ * What most end-to-end test files set up: a mock server per test taking `apiKey`, a
+ * fresh temp folder per test, the env that hands the CLI the key, and the PUTs the
+ * server received.
+ */
+export function cliTestBed(apiKey: string, options: Partial<MockServerOptions> = {}) {
+  const mock = mockServerPerTest({ apiKey, ids: 'any', ...options });
+  let dir = '';
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  return {
+    env: { CLERK_CHAT_API_KEY: apiKey },
+    get server(): MockServer {
+      return mock.server;
+    },
+    get dir(): string {
+      return dir;
+    },
+    puts: () => mock.server.requests.filter((r) => r.method === 'PUT'),
+  };
+}
+
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -109,9 +132,15 @@ export interface CliResult {
 /** Run the built CLI as a child process, as a user would, and wait for it to end. */
 export async function runCli(
   args: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    cwd?: string;
+    /** Piped to the CLI's stdin (which is otherwise closed). */
+    stdin?: string | Buffer;
+  } = {},
 ): Promise<CliResult> {
-  const { child, done } = spawnCli(args, options.env, options.cwd);
+  const { child, done } = spawnCli(args, options.env, options.cwd, options.stdin);
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 50_000);
   try {
     return await done;
@@ -147,7 +176,12 @@ export function lastLinePerRow(lines: ResultRow[]): Map<number, ResultRow> {
  * Start the CLI and hand back the child, for tests that signal or kill it mid-run.
  * The child gets this environment minus any CLERK_BULK_* or key variables, plus `env`.
  */
-export function spawnCli(args: string[], env: Record<string, string> = {}, cwd = ROOT) {
+export function spawnCli(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd = ROOT,
+  stdin?: string | Buffer,
+) {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith('CLERK_BULK_') && k !== 'CLERK_CHAT_API_KEY') clean[k] = v;
@@ -155,8 +189,10 @@ export function spawnCli(args: string[], env: Record<string, string> = {}, cwd =
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd,
     env: { ...clean, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // Without data, stdin is at its end at once, as with `< /dev/null`.
+  child.stdin.end(stdin);
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {

@@ -6,12 +6,15 @@ import { createProgress } from '../report/progress.js';
 import { redactor } from '../report/redact.js';
 import { safeText } from '../report/safe-text.js';
 import { formatSummary, summaryJson } from '../report/summary.js';
+import { type SpooledInput, STDIN, STDIN_NAME, spoolStdin } from '../stdin-input.js';
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
 }
 
 export interface CommandIo {
+  /** Where input `-` is read from; the CLI passes `process.stdin`. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
   /** Where SIGINT/SIGTERM come from; the CLI passes `process`. */
@@ -107,9 +110,12 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
     progress.warn?.('dry run: nothing will be sent');
   }
   let summary: RunSummary;
+  let spooled: SpooledInput | undefined;
   try {
+    if (config.input === STDIN) spooled = await spoolStdin(io.stdin ?? process.stdin);
     summary = await runUpdate({
-      input: config.input,
+      input: spooled?.path ?? config.input,
+      inputName: spooled === undefined ? config.input : STDIN_NAME,
       out: config.out,
       resume: config.resume,
       retryFailed: config.retryFailed,
@@ -143,6 +149,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
     }
     throw err;
   } finally {
+    spooled?.remove();
     progress.stop();
     io.signals?.off('SIGINT', onInt);
     io.signals?.off('SIGTERM', onTerm);

@@ -6,6 +6,7 @@ import { planColumns } from '../pipeline/columns.js';
 import { openRows } from '../pipeline/read-rows.js';
 import { createRowValidator } from '../pipeline/to-payload.js';
 import { safeText } from '../report/safe-text.js';
+import { STDIN, STDIN_NAME, spoolStdin } from '../stdin-input.js';
 import type { CommandIo } from './update.js';
 
 export interface ValidateOptions {
@@ -31,7 +32,23 @@ export async function validateCommand(
   options: ValidateOptions,
   io: CommandIo,
 ): Promise<ExitCode> {
-  const source = await openRows(config.input, { delimiter: config.delimiter });
+  const spooled = config.input === STDIN ? await spoolStdin(io.stdin ?? process.stdin) : undefined;
+  const name = spooled === undefined ? config.input : STDIN_NAME;
+  try {
+    return await validateFile(spooled?.path ?? config.input, name, config, options, io);
+  } finally {
+    spooled?.remove();
+  }
+}
+
+async function validateFile(
+  path: string,
+  name: string,
+  config: UpdateConfig,
+  options: ValidateOptions,
+  io: CommandIo,
+): Promise<ExitCode> {
+  const source = await openRows(path, { delimiter: config.delimiter, displayName: name });
   let invalidOut: ReturnType<typeof stringify> | undefined;
   let finished: Promise<unknown> | undefined;
   const byColumn = new Map<string, number>();
@@ -40,7 +57,7 @@ export async function validateCommand(
   let invalid = 0;
   try {
     const plan = planColumns(source.header, {
-      file: config.input,
+      file: name,
       ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
     });
     const validate = createRowValidator(plan, { empty: config.empty });
@@ -115,7 +132,7 @@ export async function validateCommand(
 
   const out: string[] = [];
   out.push(
-    `${config.input}: ${rows} row${rows === 1 ? '' : 's'}, ${rows - invalid} valid, ${invalid} invalid`,
+    `${name}: ${rows} row${rows === 1 ? '' : 's'}, ${rows - invalid} valid, ${invalid} invalid`,
   );
   if (invalid > 0) {
     out.push('problems by column:');

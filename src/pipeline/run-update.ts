@@ -40,6 +40,8 @@ export const OUTAGE_GIVE_UP_MS = 30 * 60_000;
 export interface UpdateOptions {
   /** Input CSV path. */
   input: string;
+  /** What to call the input in messages and the summary. @default input */
+  inputName?: string;
   /** Results CSV path. */
   out: string;
   /** Continue from `out`, skipping rows already final there. */
@@ -229,12 +231,16 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const redact = (text: string) => (apiKey.length >= 4 ? text.split(apiKey).join('***') : text);
 
   refuseSameFile(options.input, options.out);
-  const source = await openRows(options.input, { delimiter: options.delimiter });
+  const inputName = options.inputName ?? options.input;
+  const source = await openRows(options.input, {
+    delimiter: options.delimiter,
+    displayName: inputName,
+  });
   let writer: ResultsWriter | undefined;
   let client: ContactClient | undefined;
   try {
     const plan = planColumns(source.header, {
-      file: options.input,
+      file: inputName,
       ...(options.mapping === undefined ? {} : { mapping: options.mapping }),
     });
     const validate = createRowValidator(plan, { empty: options.empty ?? 'omit' });
@@ -243,10 +249,13 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     if (options.resume === true) {
       resume = await loadResumePlan(options.out, { retryFailed: options.retryFailed === true });
       if (resume.linesRead > 0) {
-        const again = await openRows(options.input, { delimiter: source.delimiter });
+        const again = await openRows(options.input, {
+          delimiter: source.delimiter,
+          displayName: inputName,
+        });
         try {
           await checkPairing(resume, again.rows, plan.idIndex, {
-            input: options.input,
+            input: inputName,
             results: options.out,
           });
         } finally {
@@ -261,7 +270,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     );
     const out = writer;
     events.start?.({
-      input: options.input,
+      input: inputName,
       resultsPath: options.out,
       alreadyDone: resume?.doneCount ?? 0,
       dryRun,
@@ -641,7 +650,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
 
     const elapsedMs = Date.now() - startedAt;
     return {
-      input: options.input,
+      input: inputName,
       resultsPath: options.out,
       dryRun,
       rowsRead,

@@ -3,41 +3,32 @@
 // comes when every row is already on its way, and the resume command it prints.
 import { appendFileSync, linkSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
+  cliTestBed,
   csv,
   lastLinePerRow,
-  mockServerPerTest,
   readResults,
   runCli,
   spawnCli,
-  tempDir,
   updateArgv,
   waitForLines,
   writeFile,
 } from '../helpers.js';
 
-const KEY = 'stops-test-key';
-const env = { CLERK_CHAT_API_KEY: KEY };
-
-const mock = mockServerPerTest({ apiKey: KEY, ids: 'any' });
-let dir: string;
-beforeEach(() => {
-  dir = tempDir();
-});
-
-const puts = () => mock.server.requests.filter((r) => r.method === 'PUT');
+const bed = cliTestBed('stops-test-key');
+const { env, puts } = bed;
 
 describe('the input breaks after requests went out', () => {
   it('finishes and records the rows in flight, exits 3 and prints the resume command', async () => {
-    mock.server.configure({ latencyMs: [5, 10] });
+    bed.server.configure({ latencyMs: [5, 10] });
     // 1 KB rows: the reader is well behind the end of the file when the first rows land,
     // so bytes appended then are read in this run, after the up-front file check.
     const rows = Array.from({ length: 2_000 }, (_, i) => [`${i + 1}`, 'x'.repeat(1_000)]);
     const good = csv(['id', 'data.note'], rows);
-    const input = writeFile(dir, 'in.csv', good);
-    const out = join(dir, 'out.csv');
-    const args = updateArgv(input, out, mock.server.url);
+    const input = writeFile(bed.dir, 'in.csv', good);
+    const out = join(bed.dir, 'out.csv');
+    const args = updateArgv(input, out, bed.server.url);
     const { done } = spawnCli([...args, '--rate', '0', '--concurrency', '8', '--quiet'], env);
     await waitForLines(out, 20);
     appendFileSync(input, Buffer.from('2001,caf\xe9\n', 'latin1'));
@@ -49,7 +40,7 @@ describe('the input breaks after requests went out', () => {
     );
     expect(res.stderr).toMatch(/to continue once that is fixed: clerk-bulk update .* --resume/);
     expect(res.stderr).not.toMatch(/\n\s+at /);
-    expect(res.stderr).not.toContain(KEY);
+    expect(res.stderr).not.toContain(env.CLERK_CHAT_API_KEY);
     // Every request that went out has its outcome on disk: none was left unrecorded.
     const lines = readResults(out);
     expect(lines.every((l) => l.status === 'updated')).toBe(true);
@@ -71,12 +62,12 @@ describe('the input breaks after requests went out', () => {
 describe('--out naming the input file', () => {
   it('is refused before anything is read or sent, the input left as it was', async () => {
     const text = csv(['id', 'name'], [['1', 'Ada']]);
-    const input = writeFile(dir, 'in.csv', text);
-    const link = join(dir, 'link.csv');
+    const input = writeFile(bed.dir, 'in.csv', text);
+    const link = join(bed.dir, 'link.csv');
     linkSync(input, link);
     for (const out of [input, link]) {
       for (const extra of [['--force'], ['--resume']]) {
-        const res = await runCli(updateArgv(input, out, mock.server.url, ...extra), { env });
+        const res = await runCli(updateArgv(input, out, bed.server.url, ...extra), { env });
         expect(res.code).toBe(2);
         expect(res.stderr).toMatch(/--out .* is the input file itself/);
         expect(readFileSync(input, 'utf8')).toBe(text);
@@ -89,7 +80,7 @@ describe('--out naming the input file', () => {
 describe('rows with the same id on resume', () => {
   const input = () =>
     writeFile(
-      dir,
+      bed.dir,
       'in.csv',
       csv(
         ['id', 'name', 'email'],
@@ -103,54 +94,53 @@ describe('rows with the same id on resume', () => {
 
   it('--retry-failed re-sends the later rows of a re-sent id too, so the last row still wins', async () => {
     const file = input();
-    const out = join(dir, 'out.csv');
-    mock.server.configure({ script: [{ id: 'A', respond: { status: 500, body: 'down' } }] });
-    const first = await runCli(
-      updateArgv(file, out, mock.server.url, '--retries', '0', '--quiet'),
-      { env },
-    );
+    const out = join(bed.dir, 'out.csv');
+    bed.server.configure({ script: [{ id: 'A', respond: { status: 500, body: 'down' } }] });
+    const first = await runCli(updateArgv(file, out, bed.server.url, '--retries', '0', '--quiet'), {
+      env,
+    });
     expect(first.code).toBe(1);
     expect(lastLinePerRow(readResults(out)).get(1)?.status).toBe('failed');
-    expect(mock.server.contacts.get('A')?.name).toBe('New name');
+    expect(bed.server.contacts.get('A')?.name).toBe('New name');
 
-    mock.server.reset();
+    bed.server.reset();
     const again = await runCli(
-      updateArgv(file, out, mock.server.url, '--resume', '--retry-failed'),
+      updateArgv(file, out, bed.server.url, '--resume', '--retry-failed'),
       { env },
     );
     expect(again.code).toBe(0);
     // Row 1 again, then row 3 after it; row 2 (another id) is left alone.
     expect(puts().map((r) => r.id)).toEqual(['A', 'A']);
     expect(puts()[0]?.body).toMatchObject({ name: 'Old name' });
-    expect(mock.server.contacts.get('A')?.name).toBe('New name');
-    expect(mock.server.contacts.get('A')?.email).toBe('a@example.com');
+    expect(bed.server.contacts.get('A')?.name).toBe('New name');
+    expect(bed.server.contacts.get('A')?.email).toBe('a@example.com');
   });
 
   it('an edited earlier row is followed by the later rows of its id', async () => {
     const file = input();
-    const out = join(dir, 'out.csv');
-    const first = await runCli(updateArgv(file, out, mock.server.url), { env });
+    const out = join(bed.dir, 'out.csv');
+    const first = await runCli(updateArgv(file, out, bed.server.url), { env });
     expect(first.code).toBe(0);
     writeFileSync(file, readFileSync(file, 'utf8').replace('Old name', 'Older name'));
 
-    mock.server.reset();
-    const again = await runCli(updateArgv(file, out, mock.server.url, '--resume'), { env });
+    bed.server.reset();
+    const again = await runCli(updateArgv(file, out, bed.server.url, '--resume'), { env });
     expect(again.code).toBe(0);
     expect(puts().map((r) => r.id)).toEqual(['A', 'A']);
-    expect(mock.server.contacts.get('A')?.name).toBe('New name');
+    expect(bed.server.contacts.get('A')?.name).toBe('New name');
   });
 });
 
 describe('the resume command', () => {
   it('carries --config and --max-errors', async () => {
-    writeFile(dir, '-in.csv', csv(['id', 'name'], [['1', 'Ada']]));
+    writeFile(bed.dir, '-in.csv', csv(['id', 'name'], [['1', 'Ada']]));
     const config = writeFile(
-      dir,
+      bed.dir,
       'job.json',
-      JSON.stringify({ baseUrl: mock.server.url, maxErrors: 5, retries: 0 }),
+      JSON.stringify({ baseUrl: bed.server.url, maxErrors: 5, retries: 0 }),
     );
-    mock.server.configure({ script: [{ respond: { status: 500, body: 'down' } }] });
-    const res = await runCli(['update', `${dir}/-in.csv`, '--config', config], { env });
+    bed.server.configure({ script: [{ respond: { status: 500, body: 'down' } }] });
+    const res = await runCli(['update', `${bed.dir}/-in.csv`, '--config', config], { env });
     expect(res.code).toBe(1);
     const command = /clerk-bulk update .*/.exec(res.stdout)?.[0] ?? '';
     expect(command).toContain(`--config ${config}`);
@@ -161,18 +151,18 @@ describe('the resume command', () => {
 
 describe('a signal after every row was read', () => {
   it('lets the rows in flight finish and, with nothing left to do, exits 0', async () => {
-    mock.server.configure({ latencyMs: 1_500 });
+    bed.server.configure({ latencyMs: 1_500 });
     const input = writeFile(
-      dir,
+      bed.dir,
       'in.csv',
       csv(
         ['id', 'name'],
         Array.from({ length: 5 }, (_, i) => [`${i + 1}`, `P${i + 1}`]),
       ),
     );
-    const out = join(dir, 'out.csv');
+    const out = join(bed.dir, 'out.csv');
     const { child, done } = spawnCli(
-      updateArgv(input, out, mock.server.url, '--concurrency', '5'),
+      updateArgv(input, out, bed.server.url, '--concurrency', '5'),
       env,
     );
     const deadline = Date.now() + 20_000;
