@@ -2,6 +2,14 @@ import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import { ResultsWriteError, RunAbortedError } from '../errors.js';
 import { planColumns } from './columns.js';
+import {
+  completedRunSummary,
+  countSkips,
+  discardSidecar,
+  recordCompleteRun,
+  type SkippedCounts,
+  startFingerprint,
+} from './fingerprint.js';
 import { AdaptiveLimiter, LimiterStoppedError, sleep } from './limiter.js';
 import type { Mapping } from './mapping.js';
 import { countLines, openRows } from './read-rows.js';
@@ -184,6 +192,17 @@ function describe(result: SendResult): string {
  */
 export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const startedAt = Date.now();
+  // The <out>.complete.json sidecar (fingerprint.ts): resuming a finished run reads nothing.
+  const fingerprint = startFingerprint(options);
+  if (options.resume === true) {
+    const complete = await completedRunSummary(options, fingerprint, startedAt);
+    if (complete !== undefined) {
+      const { input, resultsPath, rowsRead } = complete;
+      options.events?.start?.({ input, resultsPath, alreadyDone: rowsRead, dryRun: false });
+      options.events?.total?.(rowsRead);
+      return complete;
+    }
+  }
   const dryRun = options.dryRun === true;
   const concurrency = options.concurrency ?? 5;
   const retries = options.retries ?? 5;
@@ -202,9 +221,11 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     });
     const validate = createRowValidator(plan, { empty: options.empty ?? 'omit' });
 
-    let resume: ResumePlan | undefined;
+    let resume: (ResumePlan & { skipped: SkippedCounts }) | undefined;
     if (options.resume === true) {
-      resume = await loadResumePlan(options.out, { retryFailed: options.retryFailed === true });
+      resume = countSkips(
+        await loadResumePlan(options.out, { retryFailed: options.retryFailed === true }),
+      );
       if (resume.linesRead > 0) {
         const again = await openRows(options.input, { delimiter: source.delimiter });
         try {
@@ -217,11 +238,10 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
         }
       }
     }
-    writer = ResultsWriter.open(
-      options.out,
-      options.resume === true ? 'append' : options.force === true ? 'overwrite' : 'create',
-      { redact },
-    );
+    const openMode =
+      options.resume === true ? 'append' : options.force === true ? 'overwrite' : 'create';
+    discardSidecar(options.out, openMode);
+    writer = ResultsWriter.open(options.out, openMode, { redact });
     const out = writer;
     events.start?.({
       input: options.input,
@@ -571,7 +591,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     const elapsedMs = Date.now() - startedAt;
     const finished =
       tally.counts.updated + tally.counts.failed + tally.counts.invalid + tally.counts['dry-run'];
-    return {
+    const summary: RunSummary = {
       input: options.input,
       resultsPath: options.out,
       dryRun,
@@ -584,6 +604,12 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       unfinished: Math.max(0, rowsRead - finished - alreadyDone),
       topErrors: tally.topErrors(),
     };
+    await recordCompleteRun(fingerprint, summary, {
+      out: options.out,
+      limit: options.limit,
+      skipped: resume?.skipped,
+    });
+    return summary;
   } finally {
     source.close();
     writer?.close();
