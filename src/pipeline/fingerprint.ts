@@ -246,16 +246,19 @@ export async function recordCompleteRun(
     if (!sameStamp(inputBefore, stamp(fingerprint.input)) || inputBefore === undefined) return;
     const c = summary.counts;
     const skipped = context.skipped ?? { updated: 0, failed: 0, invalid: 0 };
+    const counts = {
+      updated: c.updated + skipped.updated,
+      failed: c.failed + skipped.failed,
+      invalid: c.invalid + skipped.invalid,
+    };
+    // Every row read must be accounted for exactly once, or the record is not trusted.
+    if (counts.updated + counts.failed + counts.invalid !== summary.rowsRead) return;
     const record: CompleteRunRecord = {
       version: SIDECAR_VERSION,
       input: { ...inputBefore, sha256 },
       options: fingerprint.options,
       rows: summary.rowsRead,
-      counts: {
-        updated: c.updated + skipped.updated,
-        failed: c.failed + skipped.failed,
-        invalid: c.invalid + skipped.invalid,
-      },
+      counts,
       results,
     };
     await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);

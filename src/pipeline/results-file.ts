@@ -95,18 +95,22 @@ export async function scanResultsFile(
         line: at,
       });
 
-    const handleLine = (text: string) => {
+    /** One line: `text` from `start` to `end` (the newline), `quoted` if it holds a `"`. */
+    const handleLine = (text: string, start: number, end: number, quoted: boolean) => {
       line++;
-      const end = text.length > 0 && text.charCodeAt(text.length - 1) === 13 ? -1 : undefined;
-      const body = end === undefined ? text : text.slice(0, end);
+      const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
       if (line === 1) {
-        const header = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
-        if (header !== RESULTS_HEADER) throw notResults(path, options.notResultsCode);
+        const bom = text.charCodeAt(start) === 0xfeff ? 1 : 0;
+        if (text.slice(start + bom, stop) !== RESULTS_HEADER) {
+          throw notResults(path, options.notResultsCode);
+        }
         return;
       }
       record.line = line;
-      if (body.indexOf('"') === -1) splitPlain(body, record);
-      else if (!splitQuoted(body, record)) throw malformed(line, 'unbalanced quotes');
+      if (!quoted) splitPlain(text, start, stop, record);
+      else if (!splitQuoted(text.slice(start, stop), record)) {
+        throw malformed(line, 'unbalanced quotes');
+      }
       if (record.cells < 7 || !Number.isSafeInteger(record.row) || record.row < 1) {
         throw malformed(line, 'expected a row number and 8 cells');
       }
@@ -126,9 +130,13 @@ export async function scanResultsFile(
       const text = carry + decoder.write(buffer.subarray(0, lastNewline + 1));
       carry = decoder.write(buffer.subarray(lastNewline + 1, bytesRead));
       validBytes = position - bytesRead + lastNewline + 1;
+      // Indexes into the chunk instead of a string per line; the next quote is looked
+      // up once per quote, not once per line.
       let start = 0;
+      let quote = text.indexOf('"');
       for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-        handleLine(text.slice(start, nl));
+        if (quote !== -1 && quote < start) quote = text.indexOf('"', start);
+        handleLine(text, start, nl, quote !== -1 && quote < nl);
         start = nl + 1;
       }
     }
@@ -155,52 +163,47 @@ function notResults(path: string, code: string): InputFileError {
 }
 
 /** Split a line with no quotes: its cells are exactly the text between commas. */
-function splitPlain(text: string, record: ResultsRecord): void {
+function splitPlain(text: string, start: number, end: number, record: ResultsRecord): void {
   let cells = 0;
-  let start = 0;
-  let row = Number.NaN;
-  let id = '';
-  let status = '';
-  let httpStatus = '';
-  let error = '';
-  let sha256 = '';
+  let at = start;
   let more = true;
+  record.row = Number.NaN;
+  record.id = '';
+  record.status = '';
+  record.httpStatus = '';
+  record.error = '';
+  record.sha256 = '';
   while (more && cells < 7) {
-    const comma = text.indexOf(',', start);
-    const cell = comma === -1 ? text.slice(start) : text.slice(start, comma);
+    let comma = text.indexOf(',', at);
+    if (comma === -1 || comma > end) {
+      comma = end;
+      more = false;
+    }
     switch (cells) {
       case 0:
-        row = parseRow(cell);
+        record.row = parseRow(text, at, comma);
         break;
       case 1:
-        id = cell;
+        record.id = text.slice(at, comma);
         break;
       case 2:
-        status = cell;
+        record.status = text.slice(at, comma);
         break;
       case 3:
-        httpStatus = cell;
+        record.httpStatus = text.slice(at, comma);
         break;
       case 5:
-        error = cell;
+        record.error = text.slice(at, comma);
         break;
       case 6:
-        sha256 = cell;
+        record.sha256 = text.slice(at, comma);
         break;
     }
     cells++;
-    if (comma === -1) more = false;
-    else start = comma + 1;
+    at = comma + 1;
   }
   // What follows the hash (finished_at) is not needed; 8 stands for "8 or more".
-  if (more) cells = 8;
-  record.row = row;
-  record.id = id;
-  record.status = status;
-  record.httpStatus = httpStatus;
-  record.error = error;
-  record.sha256 = sha256;
-  record.cells = cells;
+  record.cells = more ? 8 : cells;
 }
 
 /** A line with a quoted cell: csv-parse it. Returns false when it cannot be parsed. */
@@ -213,7 +216,8 @@ function splitQuoted(text: string, record: ResultsRecord): boolean {
   } catch {
     return false;
   }
-  record.row = parseRow(cells[0] ?? '');
+  const row = cells[0] ?? '';
+  record.row = parseRow(row, 0, row.length);
   record.id = cells[1] ?? '';
   record.status = cells[2] ?? '';
   record.httpStatus = cells[3] ?? '';
@@ -223,12 +227,12 @@ function splitQuoted(text: string, record: ResultsRecord): boolean {
   return true;
 }
 
-/** Digits only: `Number()` would also take `0x1f`, `1e3` or ` 7`. */
-function parseRow(cell: string): number {
-  if (cell.length === 0 || cell.length > 15) return Number.NaN;
+/** Digits only (`Number()` would also take `0x1f`, `1e3` or ` 7`); NaN otherwise. */
+function parseRow(text: string, start: number, end: number): number {
+  if (end <= start || end - start > 15) return Number.NaN;
   let n = 0;
-  for (let i = 0; i < cell.length; i++) {
-    const c = cell.charCodeAt(i) - 48;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i) - 48;
     if (c < 0 || c > 9) return Number.NaN;
     n = n * 10 + c;
   }

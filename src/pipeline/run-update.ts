@@ -227,7 +227,11 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
         await loadResumePlan(options.out, { retryFailed: options.retryFailed === true }),
       );
       if (resume.linesRead > 0) {
-        const again = await openRows(options.input, { delimiter: source.delimiter });
+        // The first openRows already checked the whole file: no second precheck pass.
+        const again = await openRows(options.input, {
+          delimiter: source.delimiter,
+          precheck: false,
+        });
         try {
           await checkPairing(resume, again.rows, plan.idIndex, {
             input: options.input,
