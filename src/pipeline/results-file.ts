@@ -125,6 +125,11 @@ export async function scanResultsFile(
       const lastNewline = buffer.lastIndexOf(10, bytesRead - 1);
       if (lastNewline === -1) {
         carry += decoder.write(buffer.subarray(0, bytesRead));
+        // A first line longer than any header: not a results file (and not worth
+        // reading to its end).
+        if (line === 0 && carry.length > RESULTS_HEADER.length + 2) {
+          throw notResults(path, options.notResultsCode);
+        }
         continue;
       }
       const text = carry + decoder.write(buffer.subarray(0, lastNewline + 1));

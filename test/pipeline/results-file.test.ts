@@ -86,6 +86,7 @@ describe('results file scanner', () => {
 
   it.each([
     ['another header', 'id,name\n1,a\n', 'E_NOT_RESULTS', 1],
+    ['5 MB without a line break', 'x'.repeat(5 * 1024 * 1024), 'E_NOT_RESULTS', 1],
     [
       'a row that is not a number',
       `${RESULTS_COLUMNS.join(',')}\n0x1,a,updated,200,1,,${SHA},t\n`,
