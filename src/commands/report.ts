@@ -35,6 +35,11 @@ export async function reportCommand(
     `${path}: ${summary.rows} rows (${summary.lines} lines)`,
     `  updated ${c.updated}, failed ${c.failed}, invalid ${c.invalid}${c['dry-run'] > 0 ? `, dry-run ${c['dry-run']}` : ''}`,
   ];
+  if (summary.tornLastLine) {
+    lines.push(
+      '  note: the last line is torn (a crash mid-write) and was ignored; update --resume repairs it and sends that row again',
+    );
+  }
   if (summary.topErrors.length > 0) {
     lines.push('  most common errors:');
     for (const { error, count } of summary.topErrors)

@@ -1,7 +1,6 @@
-import { closeSync, createReadStream, fstatSync, ftruncateSync, openSync, readSync } from 'node:fs';
-import { CsvError, parse } from 'csv-parse';
+import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
 import { InputFileError } from '../errors.js';
-import { RESULTS_COLUMNS } from './results.js';
+import { type ResultsScan, scanResultsFile } from './results-file.js';
 
 /** Which rows an earlier run already finished. */
 export interface ResumePlan {
@@ -13,6 +12,8 @@ export interface ResumePlan {
   isDone(row: number, id: string, sha256: string): boolean;
   /** For a done row: whether it ended `updated` (true) or `failed`/`invalid` (false). */
   wasUpdated(row: number): boolean;
+  /** For a done row: the status its last line has; undefined for a row not done. */
+  doneStatus(row: number): 'updated' | 'failed' | 'invalid' | undefined;
   /** Hash of the id last recorded for `row`, or undefined (for pairing checks). */
   recordedIdHash(row: number): number | undefined;
   /** Whether the last line was torn (a crash mid-write) and has been cut off. */
@@ -24,8 +25,9 @@ export interface ResumePlan {
 const NONE = 0;
 const DONE = 1;
 const NOT_DONE = 2;
-/** Final, but `failed` or `invalid`: skipped on resume, yet the file is not all good. */
-const DONE_NOT_UPDATED = 3;
+/** Final, but `failed` (or `invalid`): skipped on resume, yet the file is not all good. */
+const DONE_FAILED = 3;
+const DONE_INVALID = 4;
 
 /** 32-bit FNV-1a: enough to notice that a row now holds another id. */
 export function hashId(id: string): number {
@@ -64,140 +66,113 @@ class Rows {
 }
 
 /**
- * If the file does not end with a newline, the last line was torn by a crash: cut it
- * off so appended lines start clean. Returns whether anything was cut.
- */
-export function repairTornLine(path: string): boolean {
-  const fd = openSync(path, 'r+');
-  try {
-    const size = fstatSync(fd).size;
-    if (size === 0) return false;
-    const tail = Buffer.alloc(Math.min(size, 64 * 1024));
-    let end = size;
-    // Walk back in 64 KiB steps to the last newline.
-    while (end > 0) {
-      const start = Math.max(0, end - tail.length);
-      const n = readSync(fd, tail, 0, end - start, start);
-      const nl = tail.subarray(0, n).lastIndexOf(10);
-      if (nl !== -1) {
-        const keep = start + nl + 1;
-        if (keep === size) return false;
-        ftruncateSync(fd, keep);
-        return true;
-      }
-      end = start;
-    }
-    ftruncateSync(fd, 0);
-    return true;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
  * Read a results file into a resume plan. A row is done when its last line has status
  * `updated` (or `failed`/`invalid` without `retryFailed`) and the same id and payload
  * hash as the row has now (SPEC §5). `failed` lines caused by a refused key (401/403)
  * are never done: the key, not the row, was at fault.
+ *
+ * The whole file is read, header first, before a torn last line is cut off: a file
+ * that is not a results file (or not readable as one) is left untouched.
  */
 export async function loadResumePlan(
   path: string,
   options: { retryFailed: boolean },
 ): Promise<ResumePlan> {
   const rows = new Rows();
-  let linesRead = 0;
   let doneCount = 0;
-  let repairedTornLine = false;
+  let scan: ResultsScan;
   try {
-    repairedTornLine = repairTornLine(path);
+    scan = await scanResultsFile(
+      path,
+      { notResultsCode: 'E_RESUME_NOT_RESULTS', malformedCode: 'E_RESUME_MALFORMED' },
+      ({ row, id, status, httpStatus, sha256 }) => {
+        rows.ensure(row);
+        const before = rows.state[row];
+        let state: number;
+        if (status === 'updated') state = DONE;
+        else if (status === 'invalid') state = options.retryFailed ? NOT_DONE : DONE_INVALID;
+        else if (status === 'failed') {
+          // A refused key is the run's fault, not the row's: always send those again.
+          const authRefused = httpStatus === '401' || httpStatus === '403';
+          state = authRefused || options.retryFailed ? NOT_DONE : DONE_FAILED;
+        } else state = NOT_DONE; // dry-run lines never count as sent
+        const wasDone = before === DONE || before === DONE_FAILED || before === DONE_INVALID;
+        const isDone = state !== NOT_DONE;
+        if (!wasDone && isDone) doneCount++;
+        else if (wasDone && !isDone) doneCount--;
+        rows.state[row] = state;
+        rows.idHash[row] = hashId(id);
+        rows.sha[row] = shaKey(sha256);
+      },
+    );
   } catch (err) {
+    if (err instanceof InputFileError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       // --resume with no results yet is a first run: lets a cron line always say --resume.
       return emptyPlan();
     }
     throw new InputFileError(
-      `cannot open results file: ${(err as Error).message}`,
+      `cannot read results file: ${(err as Error).message}`,
       'E_RESULTS_READ',
-      {
-        file: path,
-      },
+      { file: path },
+      { cause: err },
     );
   }
-
-  const source = createReadStream(path, { highWaterMark: 1024 * 1024 });
-  const parser = parse({ bom: true, relax_column_count: true });
-  // pipe() does not forward errors: a file that vanished must reach the loop below.
-  source.on('error', (err) => parser.destroy(err));
-  source.pipe(parser);
-  let line = 0;
-  try {
-    for await (const record of parser as AsyncIterable<string[]>) {
-      line++;
-      if (line === 1) {
-        if (record.join(',') !== RESULTS_COLUMNS.join(',')) {
-          throw new InputFileError(
-            `not a clerk-bulk results file: expected header "${RESULTS_COLUMNS.join(',')}"`,
-            'E_RESUME_NOT_RESULTS',
-            { file: path, line: 1 },
-          );
-        }
-        continue;
-      }
-      const [rowText, id, status, httpStatus, , , sha] = record;
-      const row = Number(rowText);
-      if (!Number.isSafeInteger(row) || row < 1 || id === undefined || sha === undefined) {
-        throw new InputFileError('malformed results line', 'E_RESUME_MALFORMED', {
-          file: path,
-          line,
-        });
-      }
-      linesRead++;
-      rows.ensure(row);
-      const before = rows.state[row];
-      let state: number;
-      if (status === 'updated') state = DONE;
-      else if (status === 'invalid') state = options.retryFailed ? NOT_DONE : DONE_NOT_UPDATED;
-      else if (status === 'failed') {
-        // A refused key is the run's fault, not the row's: always send those again.
-        const authRefused = httpStatus === '401' || httpStatus === '403';
-        state = authRefused || options.retryFailed ? NOT_DONE : DONE_NOT_UPDATED;
-      } else state = NOT_DONE; // dry-run lines never count as sent
-      const wasDone = before === DONE || before === DONE_NOT_UPDATED;
-      const isDone = state === DONE || state === DONE_NOT_UPDATED;
-      if (!wasDone && isDone) doneCount++;
-      else if (wasDone && !isDone) doneCount--;
-      rows.state[row] = state;
-      rows.idHash[row] = hashId(id);
-      rows.sha[row] = shaKey(sha);
-    }
-  } catch (err) {
-    if (err instanceof InputFileError) throw err;
-    if (err instanceof CsvError) {
-      throw new InputFileError(`malformed results file: ${err.message}`, 'E_RESUME_MALFORMED', {
-        file: path,
-      });
-    }
-    throw err;
-  }
+  const repairedTornLine = scan.tornLine && cutTornLine(path, scan.validBytes, scan.size);
+  const { state, idHash, sha } = rows;
   return {
     doneCount,
-    linesRead,
+    linesRead: scan.lines,
     repairedTornLine,
     isDone(row, id, sha256) {
+      const s = row < state.length ? state[row] : NONE;
       return (
-        row < rows.state.length &&
-        (rows.state[row] === DONE || rows.state[row] === DONE_NOT_UPDATED) &&
-        idMatches(rows.idHash[row], id) &&
-        rows.sha[row] === shaKey(sha256)
+        (s === DONE || s === DONE_FAILED || s === DONE_INVALID) &&
+        idMatches(idHash[row], id) &&
+        sha[row] === shaKey(sha256)
       );
     },
     wasUpdated(row) {
-      return row < rows.state.length && rows.state[row] === DONE;
+      return row < state.length && state[row] === DONE;
+    },
+    doneStatus(row) {
+      const s = row < state.length ? state[row] : NONE;
+      return s === DONE
+        ? 'updated'
+        : s === DONE_FAILED
+          ? 'failed'
+          : s === DONE_INVALID
+            ? 'invalid'
+            : undefined;
     },
     recordedIdHash(row) {
-      return row < rows.state.length && rows.state[row] !== NONE ? rows.idHash[row] : undefined;
+      return row < state.length && state[row] !== NONE ? idHash[row] : undefined;
     },
   };
+}
+
+/**
+ * Cut a torn last line off (everything after `validBytes`), unless the file changed
+ * since it was read. Returns whether it was cut.
+ */
+function cutTornLine(path: string, validBytes: number, sizeWhenRead: number): boolean {
+  try {
+    const fd = openSync(path, 'r+');
+    try {
+      if (fstatSync(fd).size !== sizeWhenRead) return false;
+      ftruncateSync(fd, validBytes);
+      return true;
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    throw new InputFileError(
+      `cannot repair the torn last line of the results file: ${(err as Error).message}`,
+      'E_RESULTS_READ',
+      { file: path },
+      { cause: err },
+    );
+  }
 }
 
 /**
@@ -252,6 +227,7 @@ function emptyPlan(): ResumePlan {
     repairedTornLine: false,
     isDone: () => false,
     wasUpdated: () => false,
+    doneStatus: () => undefined,
     recordedIdHash: () => undefined,
   };
 }

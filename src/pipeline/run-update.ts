@@ -3,6 +3,14 @@ import { type Stats, statSync } from 'node:fs';
 import pLimit from 'p-limit';
 import { InputFileError, ResultsWriteError, RunAbortedError, UsageError } from '../errors.js';
 import { planColumns } from './columns.js';
+import {
+  completedRunSummary,
+  countSkips,
+  discardSidecar,
+  recordCompleteRun,
+  type SkippedCounts,
+  startFingerprint,
+} from './fingerprint.js';
 import { AdaptiveLimiter, LimiterStoppedError, sleep } from './limiter.js';
 import type { Mapping } from './mapping.js';
 import { countLines, openRows } from './read-rows.js';
@@ -222,6 +230,17 @@ function stoppedMidway(err: unknown, sent: number, out: string): unknown {
  */
 export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const startedAt = Date.now();
+  // The <out>.complete.json sidecar (fingerprint.ts): resuming a finished run reads nothing.
+  const fingerprint = startFingerprint(options);
+  if (options.resume === true) {
+    const complete = await completedRunSummary(options, fingerprint, startedAt);
+    if (complete !== undefined) {
+      const { input, resultsPath, rowsRead } = complete;
+      options.events?.start?.({ input, resultsPath, alreadyDone: rowsRead, dryRun: false });
+      options.events?.total?.(rowsRead);
+      return complete;
+    }
+  }
   const dryRun = options.dryRun === true;
   const concurrency = options.concurrency ?? 5;
   const retries = options.retries ?? 5;
@@ -245,13 +264,17 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     });
     const validate = createRowValidator(plan, { empty: options.empty ?? 'omit' });
 
-    let resume: ResumePlan | undefined;
+    let resume: (ResumePlan & { skipped: SkippedCounts }) | undefined;
     if (options.resume === true) {
-      resume = await loadResumePlan(options.out, { retryFailed: options.retryFailed === true });
+      resume = countSkips(
+        await loadResumePlan(options.out, { retryFailed: options.retryFailed === true }),
+      );
       if (resume.linesRead > 0) {
+        // The first openRows already checked the whole file: no second precheck pass.
         const again = await openRows(options.input, {
           delimiter: source.delimiter,
           displayName: inputName,
+          precheck: false,
         });
         try {
           await checkPairing(resume, again.rows, plan.idIndex, {
@@ -263,11 +286,10 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
         }
       }
     }
-    writer = ResultsWriter.open(
-      options.out,
-      options.resume === true ? 'append' : options.force === true ? 'overwrite' : 'create',
-      { redact },
-    );
+    const openMode =
+      options.resume === true ? 'append' : options.force === true ? 'overwrite' : 'create';
+    discardSidecar(options.out, openMode);
+    writer = ResultsWriter.open(options.out, openMode, { redact });
     const out = writer;
     events.start?.({
       input: inputName,
@@ -558,8 +580,9 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
         rowsRead++;
         const outcome = validate(input.cells);
         if (
-          resume?.isDone(input.row, outcome.id, outcome.sha256) === true &&
-          resentIds?.has(outcome.id) !== true
+          // (isDone last: fingerprint.ts counts the rows it says are done as skipped.)
+          resentIds?.has(outcome.id) !== true &&
+          resume?.isDone(input.row, outcome.id, outcome.sha256) === true
         ) {
           alreadyDone++;
           if (!resume.wasUpdated(input.row)) alreadyDoneNotUpdated++;
@@ -649,7 +672,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     }
 
     const elapsedMs = Date.now() - startedAt;
-    return {
+    const summary: RunSummary = {
       input: inputName,
       resultsPath: options.out,
       dryRun,
@@ -662,6 +685,12 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       unfinished: Math.max(0, rowsRead - finished - alreadyDone),
       topErrors: tally.topErrors(),
     };
+    await recordCompleteRun(fingerprint, summary, {
+      out: options.out,
+      limit: options.limit,
+      skipped: resume?.skipped,
+    });
+    return summary;
   } finally {
     source.close();
     writer?.close();

@@ -1,13 +1,21 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { parse } from 'csv-parse';
-import { stringify } from 'csv-stringify';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { stringify } from 'csv-stringify/sync';
 import { InputFileError } from '../errors.js';
-import { RESULTS_COLUMNS, type RowStatus } from '../pipeline/results.js';
+import { describeFsError, type RowStatus } from '../pipeline/results.js';
+import {
+  isFormulaLike,
+  type ResultsRecord,
+  type ResultsScan,
+  scanResultsFile,
+  unescapeId,
+} from '../pipeline/results-file.js';
 import { errorKind } from '../pipeline/tally.js';
 
 const STATUSES: readonly RowStatus[] = ['updated', 'failed', 'invalid', 'dry-run'];
 /** Distinct error kinds remembered; more are grouped as "(other errors)". */
 const MAX_KINDS = 1_000;
+const FAILED_OUT_COLUMNS = ['row', 'id', 'status', 'http_status', 'error'];
+const WRITE_BATCH_CHARS = 256 * 1024;
 
 export interface ResultsFileSummary {
   path: string;
@@ -17,39 +25,27 @@ export interface ResultsFileSummary {
   rows: number;
   counts: Record<RowStatus, number>;
   topErrors: Array<{ error: string; count: number }>;
+  /**
+   * The file does not end with a newline: its last line was torn by a crash mid-write
+   * and was ignored (`update --resume` cuts it off and sends that row again).
+   */
+  tornLastLine: boolean;
 }
 
-type Line = { line: number; record: string[] };
+const SCAN_OPTIONS = { notResultsCode: 'E_NOT_RESULTS', malformedCode: 'E_RESULTS_MALFORMED' };
 
-async function* readLines(path: string): AsyncGenerator<Line> {
-  const source = createReadStream(path);
-  const parser = parse({ bom: true, relax_column_count: true });
-  // pipe() does not forward errors: a missing file must reach the loop below.
-  source.on('error', (err) => parser.destroy(err));
-  source.pipe(parser);
-  let line = 0;
+/** Read every data line of a results file (shared reader, same checks as resume). */
+async function scan(path: string, onLine: (record: ResultsRecord) => void): Promise<ResultsScan> {
   try {
-    for await (const record of parser as AsyncIterable<string[]>) {
-      line++;
-      if (line === 1) {
-        if (record.join(',') !== RESULTS_COLUMNS.join(',')) {
-          throw new InputFileError(
-            `not a clerk-bulk results file: expected header "${RESULTS_COLUMNS.join(',')}"`,
-            'E_NOT_RESULTS',
-            { file: path, line: 1 },
-          );
-        }
-        continue;
-      }
-      yield { line, record };
-    }
+    return await scanResultsFile(path, SCAN_OPTIONS, onLine);
   } catch (err) {
     if (err instanceof InputFileError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new InputFileError(
       code === 'ENOENT' ? 'file not found' : `cannot read it: ${(err as Error).message}`,
       'E_RESULTS_READ',
-      { file: path, line },
+      { file: path },
+      { cause: err },
     );
   }
 }
@@ -66,17 +62,16 @@ export async function summariseResults(
   let lastLineOf = new Uint32Array(1024);
   const kinds: string[] = [];
   const kindIndex = new Map<string, number>();
-  let lines = 0;
-  for await (const { line, record } of readLines(path)) {
-    const row = Number(record[0]);
-    const s = STATUSES.indexOf(record[2] as RowStatus);
-    if (!Number.isSafeInteger(row) || row < 1 || s === -1) {
-      throw new InputFileError('malformed results line', 'E_RESULTS_MALFORMED', {
-        file: path,
-        line,
-      });
+  const scanned = await scan(path, (record) => {
+    const { row, line } = record;
+    const s = STATUSES.indexOf(record.status as RowStatus);
+    if (s === -1) {
+      throw new InputFileError(
+        `malformed results line: unknown status "${record.status}"`,
+        'E_RESULTS_MALFORMED',
+        { file: path, line },
+      );
     }
-    lines++;
     if (row >= status.length) {
       let size = status.length;
       while (size <= row) size *= 2;
@@ -86,7 +81,7 @@ export async function summariseResults(
     }
     status[row] = s + 1;
     lastLineOf[row] = line;
-    const error = record[5] ?? '';
+    const error = record.error;
     if (error === '') {
       kind[row] = -1;
     } else {
@@ -98,7 +93,7 @@ export async function summariseResults(
       }
       kind[row] = index ?? MAX_KINDS;
     }
-  }
+  });
   const counts: Record<RowStatus, number> = { updated: 0, failed: 0, invalid: 0, 'dry-run': 0 };
   const kindCounts = new Map<number, number>();
   let rows = 0;
@@ -114,41 +109,62 @@ export async function summariseResults(
     .sort((a, b) => b[1] - a[1])
     .slice(0, 5)
     .map(([k, count]) => ({ error: kinds[k] ?? '(other errors)', count }));
-  return { path, lines, rows, counts, topErrors, lastLineOf };
+  return {
+    path,
+    lines: scanned.lines,
+    rows,
+    counts,
+    topErrors,
+    tornLastLine: scanned.tornLine,
+    lastLineOf,
+  };
 }
 
 /**
  * Write the rows left to do (last line `failed`, `invalid` or `dry-run`) to a CSV:
- * `row,id,status,http_status,error`, for fixing or for a targeted re-run.
+ * `row,id,status,http_status,error`, for fixing or for a targeted re-run. Ids are
+ * written as they were in the input (the results file's formula-escaping `'` removed),
+ * so the file can be fed back as input; the error cell is still neutralised.
  */
 export async function writeRowsToRetry(
   path: string,
   lastLineOf: Uint32Array,
   out: string,
 ): Promise<number> {
-  const file = createWriteStream(out);
-  const closed = new Promise<void>((resolve, reject) => {
-    file.on('finish', resolve);
-    file.on('error', reject);
-  });
-  const csv = stringify({
-    header: true,
-    columns: ['row', 'id', 'status', 'http_status', 'error'],
-    escape_formulas: true,
-  });
-  csv.pipe(file);
-  let written = 0;
-  for await (const { line, record } of readLines(path)) {
-    const row = Number(record[0]);
-    if (lastLineOf[row] !== line || record[2] === 'updated') continue;
-    written++;
-    if (!csv.write([record[0], record[1], record[2], record[3], record[5]])) {
-      await new Promise((r) => csv.once('drain', r));
-    }
+  let fd: number;
+  try {
+    fd = openSync(out, 'w');
+  } catch (err) {
+    throw new InputFileError(`cannot write it: ${describeFsError(err)}`, 'E_FAILED_OUT_WRITE', {
+      file: out,
+    });
   }
-  csv.end();
-  await closed;
-  return written;
+  try {
+    let text = `${stringify([FAILED_OUT_COLUMNS])}`;
+    let written = 0;
+    await scan(path, (record) => {
+      if (lastLineOf[record.row] !== record.line || record.status === 'updated') return;
+      written++;
+      text += stringify([
+        [
+          record.row,
+          unescapeId(record.id),
+          record.status,
+          record.httpStatus,
+          isFormulaLike(record.error) ? `'${record.error}` : record.error,
+        ],
+      ]);
+      // The scan calls back synchronously: write in batches, so memory stays flat.
+      if (text.length >= WRITE_BATCH_CHARS) {
+        writeSync(fd, text);
+        text = '';
+      }
+    });
+    writeSync(fd, text);
+    return written;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function grow<T extends Uint8Array | Int32Array | Uint32Array>(from: T, to: T): T {

@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESULTS_COLUMNS } from '../../src/pipeline/results.js';
@@ -64,5 +65,38 @@ describe('clerk-bulk report', () => {
     const missing = await runCli(['report', join(tempDir(), 'nope.csv')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/nope\.csv.*file not found/);
+  });
+
+  it('ignores a torn last line (a crash mid-write) with a note', async () => {
+    const path = resultsFile([line(1, 'a', 'updated', '200'), line(2, 'b', 'failed', '404')]);
+    writeFileSync(path, `${readFileSync(path, 'utf8')}3,c,upd`);
+    const res = await runCli(['report', path]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(/2 rows \(2 lines\)/);
+    expect(res.stdout).toMatch(/last line is torn .* ignored/);
+    const json = JSON.parse((await runCli(['report', path, '--json'])).stdout) as {
+      rows: number;
+      tornLastLine: boolean;
+    };
+    expect(json).toMatchObject({ rows: 2, tornLastLine: true });
+  });
+
+  it('writes ids to --failed-out as they were in the input, so the file can be fed back', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'todo.csv');
+    const path = resultsFile([
+      line(1, "'-5", 'failed', '404', '404 Not Found'),
+      line(2, "'=HYPERLINK(1)", 'failed', '404', '=bad'),
+      line(3, "'@home", 'invalid', '', 'email: not a valid email address: "x@"'),
+      line(4, "'plain", 'failed', '404'),
+      line(5, '"a,b"', 'failed', '404'),
+    ]);
+    const res = await runCli(['report', path, '--failed-out', out]);
+    expect(res.code).toBe(1);
+    const todo = readResults(out) as unknown as Array<Record<string, string>>;
+    expect(todo.map((r) => r.id)).toEqual(['-5', '=HYPERLINK(1)', '@home', "'plain", 'a,b']);
+    // The error cell is still neutralised for spreadsheets.
+    expect(todo[1]?.error).toBe("'=bad");
   });
 });

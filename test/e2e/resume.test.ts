@@ -280,4 +280,20 @@ describe('resume', () => {
     expect(res.code).toBe(0);
     expect(readResults(out)).toHaveLength(5);
   });
+
+  it('refuses to resume against a file that is not a results file, leaving it byte for byte untouched', async () => {
+    const input = contactsFile(5);
+    // Not a results file, and its last line has no newline: exactly what the torn-line
+    // repair would cut if it ran before the header check.
+    const bytes = 'id,name,email\n1,Ann,ann@example.com\n2,Bob,bob@exa';
+    const out = writeFile(dir, 'contacts-copy.csv', bytes);
+    const res = await runCli(
+      ['update', input, '--out', out, '--resume', '--base-url', server.url, '--quiet'],
+      { env },
+    );
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/not a clerk-bulk results file/);
+    expect(readFileSync(out, 'utf8')).toBe(bytes);
+    expect(puts()).toHaveLength(0);
+  });
 });
