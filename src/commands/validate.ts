@@ -31,7 +31,7 @@ export async function validateCommand(
   options: ValidateOptions,
   io: CommandIo,
 ): Promise<ExitCode> {
-  const source = await openRows(config.input, { delimiter: config.delimiter });
+  const source = await openRows(config.input, { delimiter: config.delimiter, lines: true });
   let invalidOut: ReturnType<typeof stringify> | undefined;
   let finished: Promise<unknown> | undefined;
   const byColumn = new Map<string, number>();

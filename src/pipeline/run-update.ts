@@ -206,7 +206,11 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     if (options.resume === true) {
       resume = await loadResumePlan(options.out, { retryFailed: options.retryFailed === true });
       if (resume.linesRead > 0) {
-        const again = await openRows(options.input, { delimiter: source.delimiter });
+        // Already checked by the first openRows: one full read of the file fewer.
+        const again = await openRows(options.input, {
+          delimiter: source.delimiter,
+          precheck: false,
+        });
         try {
           await checkPairing(resume, again.rows, plan.idIndex, {
             input: options.input,
@@ -229,7 +233,10 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       alreadyDone: resume?.doneCount ?? 0,
       dryRun,
     });
-    countLines(options.input).then(
+    (source.lineCount === undefined
+      ? countLines(options.input)
+      : Promise.resolve(source.lineCount)
+    ).then(
       (lines) => {
         const estimate = Math.max(0, lines - 1);
         events.total?.(options.limit === undefined ? estimate : Math.min(options.limit, estimate));
