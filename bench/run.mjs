@@ -173,6 +173,8 @@ async function runUpdate({ input, out, url, rows, rate, extra = [] }) {
       peakHeapTotalMb: round(m.maxHeapTotalBytes / MB, 1),
       peakExternalMb: round(m.maxExternalBytes / MB, 1),
       peakArrayBuffersMb: round(m.maxArrayBuffersBytes / MB, 1),
+      userCpuUs: m.userCpuUs,
+      systemCpuUs: m.systemCpuUs,
       // [s, rss MB, heapUsed MB] once a second: flat or growing?
       series: m.series,
     };
@@ -473,6 +475,7 @@ function report(results) {
           'elapsed s',
           'peak RSS MB',
           'peak heap MB',
+          'CPU µs/row',
         ],
         results.throughput.map((t) => [
           t.rows,
@@ -482,6 +485,9 @@ function report(results) {
           round(t.elapsedMs / 1000, 1),
           t.memory?.peakRssMb ?? '?',
           t.memory?.peakHeapUsedMb ?? '?',
+          t.memory?.userCpuUs === undefined
+            ? '?'
+            : round((t.memory.userCpuUs + t.memory.systemCpuUs) / t.rows, 1),
         ]),
       ),
     );

@@ -3,6 +3,8 @@
  * The bin entry: parse argv, run the command, map errors to exit codes. This is the
  * only place that decides how the process ends.
  */
+// First: caps V8 heap growth before anything else is loaded (see heap-tuning.ts).
+import './heap-tuning.js';
 // Commands are imported when chosen, so `--version` and `--help` start fast.
 import { parseArgv } from './cli.js';
 import { ClerkBulkError, EXIT } from './errors.js';

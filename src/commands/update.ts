@@ -76,7 +76,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
   const redact = redactor(config.apiKey);
   // Everything printed passes through `redact`: an API may echo the key in an error.
   const stdout = { write: (text: string) => io.stdout.write(redact(text)) };
-  const display = createProgress({
+  const display = await createProgress({
     stream: io.stderr,
     intervalSeconds: config.progressInterval,
     quiet: config.quiet,

@@ -48,7 +48,11 @@ async function validateFile(
   options: ValidateOptions,
   io: CommandIo,
 ): Promise<ExitCode> {
-  const source = await openRows(path, { delimiter: config.delimiter, displayName: name });
+  const source = await openRows(path, {
+    delimiter: config.delimiter,
+    displayName: name,
+    lines: true,
+  });
   let invalidOut: ReturnType<typeof stringify> | undefined;
   let finished: Promise<unknown> | undefined;
   const byColumn = new Map<string, number>();

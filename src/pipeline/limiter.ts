@@ -31,6 +31,8 @@ export const MAX_PROBE_SHARE_PER_SECOND = 0.25;
  * bottleneck job releases a small batch of requests instead of one.
  */
 export const MAX_PACER_JOBS_PER_SECOND = 50;
+/** Permits that may build up when pacer jobs run late, in batches (the largest burst). */
+export const CATCH_UP_BATCHES = 2;
 /** Changes smaller than this share are not pushed to bottleneck (it re-drains on every update). */
 const RATE_UPDATE_THRESHOLD = 0.02;
 
@@ -54,8 +56,11 @@ export class LimiterStoppedError extends Error {
  * Every request of a run goes through here.
  *
  * - p-limit bounds the requests in flight (`--concurrency`).
- * - bottleneck paces them (`minTime`), releasing one request per job up to
- *   {@link MAX_PACER_JOBS_PER_SECOND}/s and a small batch per job above that.
+ * - bottleneck paces them (`minTime`), at most {@link MAX_PACER_JOBS_PER_SECOND}
+ *   jobs/s; each job releases the permits earned by the wall clock since the last one
+ *   (about one request, or a small batch at high rates), so late timers are caught up.
+ *   Bottleneck's own reservoir refresh was not used: it refreshes on its own interval
+ *   timer, which runs late under load just as `minTime` does.
  * - On top, congestion control in the style of TCP's AIMD: halve the rate on a 429,
  *   add back a little with every success, never above `--rate`; a run-wide pause when
  *   the server says when to come back (`Retry-After`); and, in an outage, one probe
@@ -86,9 +91,16 @@ export class AdaptiveLimiter {
   /** Requests waiting for a pacing permit. */
   private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private pacerJobPending = false;
-  /** Permits of the last batch not yet used, valid until `permitsExpireAtMs`. */
-  private permits = 0;
-  private permitsExpireAtMs = 0;
+  /**
+   * Permits earned and not yet used: `rate` per second of wall clock since
+   * `creditAtMs`, capped at {@link CATCH_UP_BATCHES} batches. Counting from the clock
+   * rather than handing out a fixed batch per bottleneck job means a job that fires
+   * late (a busy event loop) grants more, instead of the lateness being lost for good
+   * (at 400/s, 1 ms late per 20 ms job cost 5 % of the rate). The cap keeps idle time
+   * from building up into a burst.
+   */
+  private credit = 0;
+  private creditAtMs = Number.NaN;
   /** Sends in the current and previous second, to estimate the real rate when unlimited. */
   private windowStartMs = 0;
   private sentThisWindow = 0;
@@ -188,7 +200,7 @@ export class AdaptiveLimiter {
   pauseUntil(untilMs: number): void {
     if (untilMs <= this.pausedUntilMs || this.stopped) return;
     this.pausedUntilMs = untilMs;
-    this.permits = 0;
+    this.resetCredit(untilMs);
     this.armResumeTimer();
   }
 
@@ -253,9 +265,12 @@ export class AdaptiveLimiter {
     const now = this.now();
     if (now >= this.pausedUntilMs && !this.probing) {
       if (!Number.isFinite(this.rate)) return Promise.resolve();
-      if (this.permits > 0 && now < this.permitsExpireAtMs) {
-        this.permits--;
-        return Promise.resolve();
+      if (this.waiters.length === 0) {
+        this.accrue(now);
+        if (this.credit >= 1) {
+          this.credit--;
+          return Promise.resolve();
+        }
       }
     }
     return new Promise((resolve, reject) => {
@@ -289,21 +304,37 @@ export class AdaptiveLimiter {
             this.requestPermits();
             return;
           }
-          let grant = this.batchSize;
-          while (grant > 0 && this.waiters.length > 0) {
+          this.accrue(this.now());
+          while (this.credit >= 1 && this.waiters.length > 0) {
             this.waiters.shift()?.resolve();
-            grant--;
+            this.credit--;
           }
-          // Unused permits of this batch stay valid only until the next one is due, so
-          // idle time never builds up into a burst.
-          this.permits = grant;
-          this.permitsExpireAtMs = this.now() + (this.batchSize * 1000) / this.rate;
           this.requestPermits();
         },
         () => {
           this.pacerJobPending = false; // stopped
         },
       );
+  }
+
+  /** Add the permits earned since the last look (see `credit`). */
+  private accrue(now: number): void {
+    if (Number.isNaN(this.creditAtMs)) {
+      // The first job of the run: one batch, as a fixed-batch pacer would give.
+      this.credit = this.batchSize;
+      this.creditAtMs = now;
+      return;
+    }
+    if (now <= this.creditAtMs) return;
+    const earned = ((now - this.creditAtMs) * this.rate) / 1000;
+    this.credit = Math.min(this.batchSize * CATCH_UP_BATCHES, this.credit + earned);
+    this.creditAtMs = now;
+  }
+
+  /** Forget permits earned so far: after a pause or a rate change, pacing starts afresh. */
+  private resetCredit(fromMs: number): void {
+    this.credit = 0;
+    this.creditAtMs = fromMs;
   }
 
   private pacing(rate: number): { minTime: number } {
@@ -323,7 +354,7 @@ export class AdaptiveLimiter {
         next === this.maxRatePerSecond;
     if (!changed || next === this.appliedRate) return;
     this.appliedRate = next;
-    this.permits = 0;
+    this.resetCredit(this.now());
     void this.pacer?.updateSettings(this.pacing(next));
     this.onRateChange?.(next, reason);
     this.requestPermits();

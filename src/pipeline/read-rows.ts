@@ -8,8 +8,12 @@ import { InputFileError } from '../errors.js';
 export interface InputRow {
   /** 1-based data-row number, header excluded: the `row` column of the results. */
   row: number;
-  /** 1-based physical line where the row ends (quoted line breaks span lines). */
-  line: number;
+  /**
+   * 1-based physical line where the row ends (quoted line breaks span lines). Only
+   * with {@link ReadRowsOptions.lines}: csv-parse builds an info object per record
+   * for it, which costs ~5 µs a row.
+   */
+  line?: number;
   cells: string[];
 }
 
@@ -17,6 +21,12 @@ export interface RowSource {
   /** The header record as read (not yet trimmed or checked). */
   header: string[];
   delimiter: string;
+  /**
+   * Physical lines in the file (a last line without a line break counts), counted by
+   * the pre-check's pass over the file; undefined without the pre-check. Quoted line
+   * breaks and blank lines make it an upper bound of the rows: a progress total.
+   */
+  lineCount: number | undefined;
   /** Data rows in file order. Iterate once; the file is read as the loop asks for rows. */
   rows: AsyncIterable<InputRow>;
   /** Stop reading and release the file. */
@@ -37,6 +47,8 @@ export interface ReadRowsOptions {
    * @default true
    */
   precheck?: boolean;
+  /** Give each row the line it ends on ({@link InputRow.line}). @default false */
+  lines?: boolean;
 }
 
 const CANDIDATE_DELIMITERS = [',', ';', '\t', '|'] as const;
@@ -239,10 +251,13 @@ export interface CheckFileOptions {
  * it sends anything. The quoting rules are csv-parse's as {@link openRows} sets it
  * up: a `"` opens a quoted field only at the start of a field; elsewhere it is text.
  *
+ * Returns the number of physical lines, counted as the error messages count them (a
+ * last line without a line break counts), for the progress total.
+ *
  * @throws InputFileError naming the line: `E_ENCODING`, `E_CSV_QUOTE_NOT_CLOSED`,
  * `E_CSV_MAX_RECORD_SIZE`, or a read error (`E_INPUT_NOT_FOUND`...).
  */
-export async function checkFile(path: string, options: CheckFileOptions): Promise<void> {
+export async function checkFile(path: string, options: CheckFileOptions): Promise<number> {
   const { file } = options;
   const crLineEnds = options.crLineEnds === true;
   // A multi-character delimiter cannot be matched byte by byte; quoting is then left
@@ -267,6 +282,8 @@ export async function checkFile(path: string, options: CheckFileOptions): Promis
   }
   let offset = 0; // file offset of the current chunk's first byte
   let first = true;
+  /** The last byte read ends a line (or nothing was read). */
+  let endsWithBreak = true;
   // Bytes after the last line break, whose UTF-8 is checked with the next chunk: a
   // line break byte is never part of a multi-byte UTF-8 sequence, so cutting there
   // never splits a character.
@@ -349,6 +366,10 @@ export async function checkFile(path: string, options: CheckFileOptions): Promis
       if (carry.length > 0 && carry.length < chunk.length / 4) carry = Buffer.from(carry);
 
       scan.prevWasCr = chunk[chunk.length - 1] === CR;
+      if (chunk.length > start) {
+        const last = chunk[chunk.length - 1];
+        endsWithBreak = last === LF || (crLineEnds && last === CR);
+      }
       // The record still open at the end of the chunk; finished ones were checked.
       if (offset + chunk.length - scan.recordStart > MAX_RECORD_BYTES) throw tooLarge();
       offset += chunk.length;
@@ -371,6 +392,7 @@ export async function checkFile(path: string, options: CheckFileOptions): Promis
       { file, line: scan.quoteLine },
     );
   }
+  return endsWithBreak ? scan.line - 1 : scan.line;
 }
 
 /** Where {@link checkFile}'s scan stands between chunks. */
@@ -591,16 +613,18 @@ export async function openRows(path: string, options: ReadRowsOptions = {}): Pro
     });
   }
   const delimiter = options.delimiter ?? detectDelimiter(head.line);
-  if (options.precheck !== false) {
-    await checkFile(path, { file, delimiter, crLineEnds: head.crLineEnds });
-  }
+  const lineCount =
+    options.precheck === false
+      ? undefined
+      : await checkFile(path, { file, delimiter, crLineEnds: head.crLineEnds });
+  const withLines = options.lines === true;
 
   const source = createReadStream(path, { highWaterMark: 256 * 1024 });
   const decoder = new StrictUtf8Decoder(file);
   const parser = parse({
     delimiter,
     bom: true,
-    info: true,
+    info: withLines,
     // Ragged rows become row-level `invalid` results instead of killing the run.
     relax_column_count: true,
     // A `"` inside an unquoted cell (`5" screen`, `37°36'37.8"N`) is text, as Excel
@@ -624,11 +648,10 @@ export async function openRows(path: string, options: ReadRowsOptions = {}): Pro
   decoder.on('error', fail);
   source.pipe(decoder).pipe(parser);
 
-  const iterator = parser[Symbol.asyncIterator]() as AsyncIterator<{
-    record: string[];
-    info: { lines: number };
-  }>;
-  let first: IteratorResult<{ record: string[]; info: { lines: number } }>;
+  // Records are `{record, info}` with `info: true`, plain string arrays without.
+  type Parsed = string[] | { record: string[]; info: { lines: number } };
+  const iterator = parser[Symbol.asyncIterator]() as AsyncIterator<Parsed>;
+  let first: IteratorResult<Parsed>;
   try {
     first = await iterator.next();
   } catch (err) {
@@ -641,7 +664,7 @@ export async function openRows(path: string, options: ReadRowsOptions = {}): Pro
       line: 1,
     });
   }
-  const header = first.value.record;
+  const header = Array.isArray(first.value) ? first.value : first.value.record;
 
   async function* rows(): AsyncGenerator<InputRow> {
     let row = 0;
@@ -650,7 +673,10 @@ export async function openRows(path: string, options: ReadRowsOptions = {}): Pro
         const next = await iterator.next();
         if (next.done === true) return;
         row++;
-        yield { row, line: next.value.info.lines, cells: next.value.record };
+        const value = next.value;
+        yield Array.isArray(value)
+          ? { row, cells: value }
+          : { row, line: value.info.lines, cells: value.record };
       }
     } catch (err) {
       throw toInputError(failure ?? err, file);
@@ -662,6 +688,7 @@ export async function openRows(path: string, options: ReadRowsOptions = {}): Pro
   return {
     header,
     delimiter,
+    lineCount,
     rows: rows(),
     close: () => {
       source.destroy();
@@ -671,7 +698,8 @@ export async function openRows(path: string, options: ReadRowsOptions = {}): Pro
 }
 
 /**
- * Count newline bytes, fast, for the progress bar's total. Quoted line breaks make it
+ * Count newline bytes, fast, for the progress bar's total when the pre-check (which
+ * counts them on its pass, {@link RowSource.lineCount}) was off. Quoted line breaks make it
  * an upper bound; blank lines too. Good enough for a progress estimate.
  */
 export async function countLines(path: string): Promise<number> {

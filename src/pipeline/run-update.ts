@@ -297,7 +297,10 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       alreadyDone: resume?.doneCount ?? 0,
       dryRun,
     });
-    countLines(options.input).then(
+    (source.lineCount === undefined
+      ? countLines(options.input)
+      : Promise.resolve(source.lineCount)
+    ).then(
       (lines) => {
         const estimate = Math.max(0, lines - 1);
         events.total?.(options.limit === undefined ? estimate : Math.min(options.limit, estimate));

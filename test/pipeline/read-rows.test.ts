@@ -12,7 +12,7 @@ import { ROOT, tempDir, writeFile } from '../helpers.js';
 
 async function readAll(text: string | Buffer, delimiter?: string) {
   const path = writeFile(tempDir(), 'in.csv', text);
-  const source = await openRows(path, { delimiter });
+  const source = await openRows(path, { delimiter, lines: true });
   const rows = [];
   for await (const r of source.rows) rows.push(r);
   return { header: source.header, delimiter: source.delimiter, rows };
@@ -184,10 +184,10 @@ describe('checkFile', () => {
   // Enough rows to span several 1 MiB read chunks.
   const manyRows = Array.from({ length: 60_000 }, (_, i) => `${i},Name number ${i}\n`).join('');
 
-  it('accepts quoted delimiters, line breaks and doubled quotes', async () => {
-    await expect(check('id,name\n1,"a,b\nc ""d"""\r\n2,x')).resolves.toBeUndefined();
-    await expect(check('id;name\n1;"a;b"\n', ';')).resolves.toBeUndefined();
-    await expect(check(`id,name\n${manyRows}`)).resolves.toBeUndefined();
+  it('accepts quoted delimiters, line breaks and doubled quotes, counting lines', async () => {
+    await expect(check('id,name\n1,"a,b\nc ""d"""\r\n2,x')).resolves.toBe(4);
+    await expect(check('id;name\n1;"a;b"\n', ';')).resolves.toBe(2);
+    await expect(check(`id,name\n${manyRows}`)).resolves.toBe(60_001);
   });
 
   it('names the line of a bad byte far into the file, past the first chunk', async () => {
@@ -274,5 +274,23 @@ describe('countLines', () => {
     ['', 0],
   ])('%j has %i lines', async (text, n) => {
     expect(await countLines(writeFile(tempDir(), 'c.csv', text))).toBe(n);
+  });
+
+  it.each([
+    ['id\n1\n2\n', 3],
+    ['id\n1\n2', 3],
+    ['id\r\n1\r\n"2\n3"\r\n', 4],
+    ['\uFEFFid\r1\r2\r', 3],
+  ])('the pre-check counts %j as %i lines, as countLines does', async (text, n) => {
+    const source = await openRows(writeFile(tempDir(), 'c.csv', text));
+    source.close();
+    expect(source.lineCount).toBe(n);
+  });
+
+  it('reads rows without line numbers unless asked', async () => {
+    const source = await openRows(writeFile(tempDir(), 'c.csv', 'id\n1\n'));
+    const rows = [];
+    for await (const r of source.rows) rows.push(r);
+    expect(rows).toEqual([{ row: 1, cells: ['1'] }]);
   });
 });
