@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import { InputFileError } from '../errors.js';
@@ -300,10 +301,18 @@ export async function checkFile(path: string, options: CheckFileOptions): Promis
     );
   };
 
-  const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+  // One buffer, reused for every read, and no copy of a whole chunk: a stream's fresh
+  // 1 MiB buffer per read (plus a 1 MiB concat for the UTF-8 check) left ~40 MB of
+  // freed memory that the allocator kept in RSS for the whole run (1M rows: RSS 44 ->
+  // 84 MB over this pass; now 44 -> 51 MB).
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  let handle: FileHandle | undefined;
   try {
-    for await (const data of stream) {
-      const chunk = data as Buffer;
+    handle = await open(path, 'r');
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      const chunk = buffer.subarray(0, bytesRead);
       let start = 0;
       if (first) {
         first = false;
@@ -349,21 +358,30 @@ export async function checkFile(path: string, options: CheckFileOptions): Promis
       // file is better called binary than Latin-1).
       if (lastBreak !== -1) {
         const head = chunk.subarray(0, lastBreak + 1);
-        const block = carry === undefined ? head : Buffer.concat([carry, head]);
-        if (!isUtf8(block)) {
+        // Checked in two parts cut after the first line break (an ASCII byte is never
+        // inside a multi-byte character, so valid + valid = valid): only the carry and
+        // one line are copied. The whole block is built only to name the bad line.
+        let cut = head.indexOf(LF);
+        if (cut === -1 && crLineEnds) cut = head.indexOf(CR);
+        cut = cut === -1 ? head.length : cut + 1;
+        const valid =
+          carry === undefined
+            ? isUtf8(head)
+            : isUtf8(Buffer.concat([carry, head.subarray(0, cut)])) && isUtf8(head.subarray(cut));
+        if (!valid) {
+          const block = carry === undefined ? head : Buffer.concat([carry, head]);
           throw new InputFileError(
             'the file is not valid UTF-8 (Latin-1 or Windows-1252?); save it as UTF-8',
             'E_ENCODING',
             { file, line: carryLine + firstBadUtf8Line(block, crLineEnds) },
           );
         }
-        carry = chunk.subarray(lastBreak + 1);
+        // A copy: the next read overwrites `buffer`.
+        carry = Buffer.from(chunk.subarray(lastBreak + 1));
         carryLine = nextCarryLine;
       } else {
-        carry = carry === undefined ? chunk : Buffer.concat([carry, chunk]);
+        carry = carry === undefined ? Buffer.from(chunk) : Buffer.concat([carry, chunk]);
       }
-      // Keep `carry` from pinning the whole 1 MiB chunk it was cut from.
-      if (carry.length > 0 && carry.length < chunk.length / 4) carry = Buffer.from(carry);
 
       scan.prevWasCr = chunk[chunk.length - 1] === CR;
       if (chunk.length > start) {
@@ -375,8 +393,9 @@ export async function checkFile(path: string, options: CheckFileOptions): Promis
       offset += chunk.length;
     }
   } catch (err) {
-    stream.destroy();
     throw toInputError(err, file);
+  } finally {
+    await handle?.close();
   }
   if (carry !== undefined && carry.length > 0 && !isUtf8(carry)) {
     throw new InputFileError(
