@@ -8,8 +8,8 @@
  * goes by the results file alone. Deleting it is always safe.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { open, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { OpenMode } from './results.js';
 import type { ResumePlan } from './resume.js';
@@ -74,8 +74,18 @@ function sameStamp(a: FileStamp | undefined, b: FileStamp | undefined): boolean 
 
 async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
+  // One reused buffer: a stream's fresh 1 MiB chunks pushed a 1M-row run's peak RSS
+  // up by ~30 MB at its very end (bench: 99 -> 130 MB).
+  const buffer = Buffer.allocUnsafe(256 * 1024);
+  const file = await open(path, 'r');
+  try {
+    while (true) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await file.close();
   }
   return hash.digest('hex');
 }
