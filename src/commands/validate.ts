@@ -4,7 +4,7 @@ import type { UpdateConfig } from '../config.js';
 import { EXIT, type ExitCode, InputFileError } from '../errors.js';
 import { planColumns } from '../pipeline/columns.js';
 import { openRows } from '../pipeline/read-rows.js';
-import { createRowValidator } from '../pipeline/to-payload.js';
+import { createRowValidator, outcomeError } from '../pipeline/to-payload.js';
 import { safeText } from '../report/safe-text.js';
 import { STDIN, STDIN_NAME, spoolStdin } from '../stdin-input.js';
 import type { CommandIo } from './update.js';
@@ -17,6 +17,15 @@ export interface ValidateOptions {
    * own columns (short rows padded, so every cell stays under its header).
    */
   invalidOut?: string | undefined;
+}
+
+function invalidOutError(path: string, cause: Error): InputFileError {
+  return new InputFileError(
+    `cannot write the --invalid-out file: ${cause.message}`,
+    'E_INVALID_OUT',
+    { file: path },
+    { cause },
+  );
 }
 
 /** What the per-column summary calls a problem with the row as a whole (ragged, nothing to send). */
@@ -73,12 +82,7 @@ async function validateFile(
       try {
         fd = openSync(options.invalidOut, 'w');
       } catch (cause) {
-        throw new InputFileError(
-          `cannot write the --invalid-out file: ${(cause as Error).message}`,
-          'E_INVALID_OUT',
-          { file: options.invalidOut },
-          { cause },
-        );
+        throw invalidOutError(options.invalidOut, cause as Error);
       }
       const file = createWriteStream('', { fd });
       // Settles either way, so a late write error cannot become an unhandled rejection.
@@ -105,8 +109,7 @@ async function validateFile(
       for (const column of outcome.columns.length === 0 ? [WHOLE_ROW] : outcome.columns) {
         byColumn.set(column, (byColumn.get(column) ?? 0) + 1);
       }
-      const problem =
-        outcome.column === undefined ? outcome.message : `${outcome.column}: ${outcome.message}`;
+      const problem = outcomeError(outcome);
       if (shown.length < options.show) {
         shown.push(safeText(`row ${input.row} (line ${input.line}): ${problem}`));
       }
@@ -125,13 +128,8 @@ async function validateFile(
     invalidOut?.end();
   }
   const writeError = await finished;
-  if (writeError instanceof Error) {
-    throw new InputFileError(
-      `cannot write the --invalid-out file: ${writeError.message}`,
-      'E_INVALID_OUT',
-      { file: options.invalidOut as string },
-      { cause: writeError },
-    );
+  if (writeError instanceof Error && options.invalidOut !== undefined) {
+    throw invalidOutError(options.invalidOut, writeError);
   }
 
   const out: string[] = [];

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -48,6 +49,8 @@ export interface ReadRowsOptions {
    * @default true
    */
   precheck?: boolean;
+  /** With the pre-check: fed every byte of the file (see {@link CheckFileOptions.hash}). */
+  hash?: Hash;
   /** Give each row the line it ends on ({@link InputRow.line}). @default false */
   lines?: boolean;
 }
@@ -242,6 +245,8 @@ export interface CheckFileOptions {
   delimiter: string;
   /** A bare CR ends records (see {@link openRows}). @default false */
   crLineEnds?: boolean;
+  /** Fed every byte of the file as the pass reads it (the run's input fingerprint). */
+  hash?: Hash;
 }
 
 /**
@@ -313,6 +318,7 @@ export async function checkFile(path: string, options: CheckFileOptions): Promis
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
       if (bytesRead === 0) break;
       const chunk = buffer.subarray(0, bytesRead);
+      options.hash?.update(chunk);
       let start = 0;
       if (first) {
         first = false;
@@ -635,7 +641,12 @@ export async function openRows(path: string, options: ReadRowsOptions = {}): Pro
   const lineCount =
     options.precheck === false
       ? undefined
-      : await checkFile(path, { file, delimiter, crLineEnds: head.crLineEnds });
+      : await checkFile(path, {
+          file,
+          delimiter,
+          crLineEnds: head.crLineEnds,
+          ...(options.hash === undefined ? {} : { hash: options.hash }),
+        });
   const withLines = options.lines === true;
 
   const source = createReadStream(path, { highWaterMark: 256 * 1024 });
@@ -714,25 +725,4 @@ export async function openRows(path: string, options: ReadRowsOptions = {}): Pro
       parser.destroy();
     },
   };
-}
-
-/**
- * Count newline bytes, fast, for the progress bar's total when the pre-check (which
- * counts them on its pass, {@link RowSource.lineCount}) was off. Quoted line breaks make it
- * an upper bound; blank lines too. Good enough for a progress estimate.
- */
-export async function countLines(path: string): Promise<number> {
-  let lines = 0;
-  let last = 10;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    const buf = chunk as Buffer;
-    let i = buf.indexOf(10);
-    while (i !== -1) {
-      lines++;
-      i = buf.indexOf(10, i + 1);
-    }
-    if (buf.length > 0) last = buf[buf.length - 1] ?? 10;
-  }
-  // A last line without a trailing newline still counts.
-  return last === 10 ? lines : lines + 1;
 }

@@ -13,7 +13,7 @@ import {
 } from './fingerprint.js';
 import { AdaptiveLimiter, LimiterStoppedError, sleep } from './limiter.js';
 import type { Mapping } from './mapping.js';
-import { countLines, openRows } from './read-rows.js';
+import { openRows } from './read-rows.js';
 import type { ResultLine } from './results.js';
 import { ResultsWriter } from './results.js';
 import type { ResumePlan } from './resume.js';
@@ -21,7 +21,7 @@ import { checkPairing, loadResumePlan } from './resume.js';
 import type { ContactClient, SendResult } from './send.js';
 import { createContactClient } from './send.js';
 import { type StatusCounts, Tally } from './tally.js';
-import { contactPath, createRowValidator } from './to-payload.js';
+import { contactPath, createRowValidator, outcomeError } from './to-payload.js';
 
 /** Backoff for retries: full jitter over `base * 2^(attempt-1)`, capped. */
 export const RETRY_BASE_DELAY_MS = 500;
@@ -254,6 +254,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const source = await openRows(options.input, {
     delimiter: options.delimiter,
     displayName: inputName,
+    hash: fingerprint.inputHash,
   });
   let writer: ResultsWriter | undefined;
   let client: ContactClient | undefined;
@@ -297,16 +298,10 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       alreadyDone: resume?.doneCount ?? 0,
       dryRun,
     });
-    (source.lineCount === undefined
-      ? countLines(options.input)
-      : Promise.resolve(source.lineCount)
-    ).then(
-      (lines) => {
-        const estimate = Math.max(0, lines - 1);
-        events.total?.(options.limit === undefined ? estimate : Math.min(options.limit, estimate));
-      },
-      () => {},
-    );
+    if (source.lineCount !== undefined) {
+      const estimate = Math.max(0, source.lineCount - 1);
+      events.total?.(options.limit === undefined ? estimate : Math.min(options.limit, estimate));
+    }
 
     const tally = new Tally();
     const requests = { sent: 0, throttled: 0, retried: 0 };
@@ -598,10 +593,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
             id: outcome.id,
             status: 'invalid',
             attempts: 0,
-            error:
-              outcome.column === undefined
-                ? outcome.message
-                : `${outcome.column}: ${outcome.message}`,
+            error: outcomeError(outcome),
             sha256: outcome.sha256,
             finishedAt: new Date(),
           });

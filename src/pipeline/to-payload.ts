@@ -56,6 +56,11 @@ export type RowOutcome =
       sha256: string;
     };
 
+/** An invalid row's one-line error: `column: message`, or the message alone. */
+export function outcomeError(outcome: Extract<RowOutcome, { ok: false }>): string {
+  return outcome.column === undefined ? outcome.message : `${outcome.column}: ${outcome.message}`;
+}
+
 /** Options of {@link createRowValidator}. */
 export interface RowValidatorOptions {
   /**
@@ -147,16 +152,16 @@ export function createRowValidator(
     if (rule !== undefined) rules.push(rule);
   });
 
+  /** `columns`: the invalid ones, in column order (none for a whole-row problem). */
   const invalid = (
     cells: string[],
     id: string,
-    column: string | undefined,
     message: string,
     columns: string[] = [],
   ): RowOutcome => ({
     ok: false,
     id,
-    column,
+    column: columns[0],
     columns,
     message,
     sha256: sha256Hex(JSON.stringify(cells)),
@@ -165,7 +170,7 @@ export function createRowValidator(
   return (cells) => {
     const id = (cells[idIndex] ?? '').trim();
     if (cells.length !== width) {
-      return invalid(cells, id, undefined, `row has ${cells.length} fields, header has ${width}`);
+      return invalid(cells, id, `row has ${cells.length} fields, header has ${width}`);
     }
 
     let problems: Problem[] | undefined;
@@ -229,7 +234,6 @@ export function createRowValidator(
       return invalid(
         cells,
         id,
-        labels[first.index],
         first.message + also,
         problems.map((p) => labels[p.index] as string),
       );
@@ -249,7 +253,7 @@ export function createRowValidator(
       payload.public === undefined &&
       payload.data === undefined
     ) {
-      return invalid(cells, id, undefined, 'nothing to update: every field is empty');
+      return invalid(cells, id, 'nothing to update: every field is empty');
     }
     const body = JSON.stringify(payload);
     return { ok: true, id, payload, body, sha256: sha256Hex(body) };

@@ -7,26 +7,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type MockServer, startMockServer, updateContacts } from '../../src/index.js';
-import { csv, runCli, tempDir, writeFile } from '../helpers.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { updateContacts } from '../../src/index.js';
+import { cliTestBed, csv, runCli, writeFile } from '../helpers.js';
 
-const KEY = 'sidecar-test-key';
-const env = { CLERK_CHAT_API_KEY: KEY };
 const ROWS = 200;
+// Ids above 190 do not exist: those rows fail with a 404.
+const bed = cliTestBed('sidecar-test-key', { ids: 190 });
+const { env, puts } = bed;
 
-let server: MockServer;
-let dir: string;
-beforeEach(async () => {
-  // Ids above 190 do not exist: those rows fail with a 404.
-  server = await startMockServer({ apiKey: KEY, ids: 190 });
-  dir = tempDir();
-});
-afterEach(async () => {
-  await server.close();
-});
-
-const puts = () => server.requests.filter((r) => r.method === 'PUT');
 const putIds = () =>
   puts()
     .map((r) => r.id)
@@ -39,7 +28,7 @@ function contactsFile(): string {
     (i + 1) % 25 === 0 ? '' : `Person ${i + 1} v1`,
     i + 1 === 7 ? 'not-an-email' : `p${i + 1}@example.com`,
   ]);
-  return writeFile(dir, 'contacts.csv', csv(['id', 'name', 'email'], rows));
+  return writeFile(bed.dir, 'contacts.csv', csv(['id', 'name', 'email'], rows));
 }
 
 interface Summary {
@@ -67,12 +56,12 @@ describe('resume of a finished run (<out>.complete.json)', () => {
   let args: string[];
   beforeEach(async () => {
     input = contactsFile();
-    out = join(dir, 'out.csv');
-    args = ['update', input, '--out', out, '--base-url', server.url, '--rate', '0', '--quiet'];
+    out = join(bed.dir, 'out.csv');
+    args = ['update', input, '--out', out, '--base-url', bed.server.url, '--rate', '0', '--quiet'];
     const first = await runCli([...args, '--json'], { env });
     expect(first.code).toBe(1);
     expect(existsSync(`${out}.complete.json`)).toBe(true);
-    server.reset();
+    bed.server.reset();
   });
 
   it('sends nothing and prints the same summary as the full resume', async () => {
@@ -114,7 +103,7 @@ describe('resume of a finished run (<out>.complete.json)', () => {
     const res = await runCli([...args, '--resume'], { env });
     expect(res.code).toBe(1);
     expect(putIds()).toEqual(['5', '17', '101']);
-    expect(server.contacts.get('17')?.name).toBe('Person 17 v2');
+    expect(bed.server.contacts.get('17')?.name).toBe('Person 17 v2');
   });
 
   it('falls back to the full resume when the results file was touched', async () => {
@@ -163,13 +152,13 @@ describe('resume of a finished run (<out>.complete.json)', () => {
 describe('the sidecar is only written for an input that stayed put', () => {
   it('is not written when the input was edited during the run', async () => {
     const input = contactsFile();
-    const out = join(dir, 'out.csv');
+    const out = join(bed.dir, 'out.csv');
     let edited = false;
     const summary = await updateContacts({
       input,
       out,
-      apiKey: KEY,
-      baseUrl: server.url,
+      apiKey: env.CLERK_CHAT_API_KEY,
+      baseUrl: bed.server.url,
       ratePerSecond: 0,
       events: {
         row() {
