@@ -1,11 +1,24 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two projects, one per layer of the test pyramid:
+ * - unit: the pieces of src/ one by one (test/unit mirrors src/) and in-process
+ *   scenarios that call runUpdate against the mock server (test/scenario);
+ * - e2e: the built CLI as a child process (exit codes, signals, stdout/stderr, package).
+ * `npm test` runs both; `npm run test:unit` / `npm run test:e2e` one of them.
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // End-to-end tests spawn the built CLI and a local HTTP server; give them room on 2 cores.
     testTimeout: 60_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/scenario/**/*.test.ts'] },
+      },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] } },
+    ],
   },
 });

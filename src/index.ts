@@ -6,7 +6,7 @@
  * const summary = await updateContacts({ input: 'contacts.csv', out: 'contacts.results.csv', apiKey });
  * ```
  */
-import { type RunSummary, runUpdate, type UpdateOptions } from './pipeline/run-update.js';
+import { type RunSummary, runUpdate, type UpdateOptions } from './pipeline/run/run-update.js';
 
 export {
   ClerkBulkError,
@@ -18,11 +18,16 @@ export {
 } from './errors.js';
 export type { MockServer, MockServerOptions } from './mock-server/index.js';
 export { startMockServer } from './mock-server/index.js';
-export type { DataType, Mapping } from './pipeline/mapping.js';
-export { parseMapping } from './pipeline/mapping.js';
-export type { ResultLine, RowStatus } from './pipeline/results.js';
-export { RESULTS_COLUMNS } from './pipeline/results.js';
-export type { RunEvents, RunSummary, StopReason, UpdateOptions } from './pipeline/run-update.js';
+export type { DataType, Mapping } from './pipeline/payload/mapping.js';
+export { parseMapping } from './pipeline/payload/mapping.js';
+export type { ResultLine, RowStatus } from './pipeline/results/writer.js';
+export { RESULTS_COLUMNS } from './pipeline/results/writer.js';
+export type {
+  RunEvents,
+  RunSummary,
+  StopReason,
+  UpdateOptions,
+} from './pipeline/run/run-update.js';
 
 /**
  * Update contacts from a CSV file. Resolves with the run's summary, also when rows

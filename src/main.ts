@@ -6,7 +6,7 @@
 // First: caps V8 heap growth before anything else is loaded (see heap-tuning.ts).
 import './heap-tuning.js';
 // Commands are imported when chosen, so `--version` and `--help` start fast.
-import { parseArgv } from './cli.js';
+import { parseArgv } from './cli/parse-argv.js';
 import { ClerkBulkError, EXIT } from './errors.js';
 import { safeText } from './report/safe-text.js';
 
@@ -25,12 +25,12 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.OK;
     case 'update': {
       exitOnThirdSignal();
-      const { toUpdateConfig } = await import('./config.js');
+      const { toUpdateConfig } = await import('./cli/config.js');
       const { updateCommand } = await import('./commands/update.js');
       return updateCommand(toUpdateConfig(invocation.options), io);
     }
     case 'validate': {
-      const { toUpdateConfig } = await import('./config.js');
+      const { toUpdateConfig } = await import('./cli/config.js');
       const { validateCommand } = await import('./commands/validate.js');
       const config = toUpdateConfig(invocation.options, process.env, {
         requireKey: false,

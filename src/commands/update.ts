@@ -1,12 +1,12 @@
-import type { UpdateConfig } from '../config.js';
-import { DEFAULT_BASE_URL } from '../config.js';
+import type { UpdateConfig } from '../cli/config.js';
+import { DEFAULT_BASE_URL } from '../cli/config.js';
 import { ClerkBulkError, EXIT, type ExitCode } from '../errors.js';
-import { type RunSummary, runUpdate } from '../pipeline/run-update.js';
+import { type SpooledInput, STDIN, STDIN_NAME, spoolStdin } from '../pipeline/input/stdin.js';
+import { type RunSummary, runUpdate } from '../pipeline/run/run-update.js';
 import { createProgress } from '../report/progress.js';
 import { redactor } from '../report/redact.js';
 import { safeText } from '../report/safe-text.js';
 import { formatSummary, summaryJson } from '../report/summary.js';
-import { type SpooledInput, STDIN, STDIN_NAME, spoolStdin } from '../stdin-input.js';
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '[::1]' || host.startsWith('127.');

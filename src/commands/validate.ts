@@ -1,12 +1,12 @@
 import { createWriteStream, openSync } from 'node:fs';
 import { stringify } from 'csv-stringify';
-import type { UpdateConfig } from '../config.js';
+import type { UpdateConfig } from '../cli/config.js';
 import { EXIT, type ExitCode, InputFileError } from '../errors.js';
-import { planColumns } from '../pipeline/columns.js';
-import { openRows } from '../pipeline/read-rows.js';
-import { createRowValidator, outcomeError } from '../pipeline/to-payload.js';
+import { openRows } from '../pipeline/input/open-rows.js';
+import { STDIN, STDIN_NAME, spoolStdin } from '../pipeline/input/stdin.js';
+import { planColumns } from '../pipeline/payload/columns.js';
+import { createRowValidator, outcomeError } from '../pipeline/payload/to-payload.js';
 import { safeText } from '../report/safe-text.js';
-import { STDIN, STDIN_NAME, spoolStdin } from '../stdin-input.js';
 import type { CommandIo } from './update.js';
 
 export interface ValidateOptions {

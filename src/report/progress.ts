@@ -1,5 +1,5 @@
-import type { RunEvents } from '../pipeline/run-update.js';
-import type { StatusCounts } from '../pipeline/tally.js';
+import type { StatusCounts } from '../pipeline/results/tally.js';
+import type { RunEvents } from '../pipeline/run/run-update.js';
 import { safeText } from './safe-text.js';
 
 export interface ProgressOptions {

@@ -1,15 +1,15 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { InputFileError } from '../errors.js';
-import { describeFsError, type RowStatus } from '../pipeline/results.js';
 import {
   isFormulaLike,
   type ResultsRecord,
   type ResultsScan,
   scanResultsFile,
   unescapeId,
-} from '../pipeline/results-file.js';
-import { errorKind } from '../pipeline/tally.js';
+} from '../pipeline/results/scan.js';
+import { errorKind } from '../pipeline/results/tally.js';
+import { describeFsError, type RowStatus } from '../pipeline/results/writer.js';
 
 const STATUSES: readonly RowStatus[] = ['updated', 'failed', 'invalid', 'dry-run'];
 /** Distinct error kinds remembered; more are grouped as "(other errors)". */

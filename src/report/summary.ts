@@ -1,4 +1,4 @@
-import type { RunSummary } from '../pipeline/run-update.js';
+import type { RunSummary } from '../pipeline/run/run-update.js';
 import { formatDuration } from './progress.js';
 import { safeText } from './safe-text.js';
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { copyFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.js';
@@ -7,7 +7,7 @@ import { ROOT, tempDir } from '../helpers.js';
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 describe('the npm package', () => {
-  it('installs globally into an empty prefix and runs clerk-bulk without dev dependencies', () => {
+  it('packs, installs its production dependencies offline, and runs without dev dependencies', () => {
     const dir = tempDir();
     // --ignore-scripts: the build already ran (pretest); packing must not rebuild mid-test.
     const packed = JSON.parse(
@@ -24,34 +24,32 @@ describe('the npm package', () => {
       files.filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.includes('demo')),
     ).toEqual([]);
 
-    const prefix = join(dir, 'prefix');
-    // Offline: dependencies come from npm's cache, filled by `npm ci`; tests download nothing.
+    // Unpack the tarball and install its production dependencies from the lockfile,
+    // offline: `npm ci` filled npm's cache by integrity, so nothing is downloaded. (A
+    // global install of the tarball would need the registry's package documents, which
+    // `npm ci` does not cache.)
+    execFileSync('tar', ['xzf', join(dir, packed[0]?.filename as string), '-C', dir]);
+    const installed = join(dir, 'package');
+    copyFileSync(join(ROOT, 'package-lock.json'), join(installed, 'package-lock.json'));
     execFileSync(
       npm,
-      [
-        'install',
-        '--global',
-        '--offline',
-        '--no-audit',
-        '--no-fund',
-        '--prefix',
-        prefix,
-        join(dir, packed[0]?.filename as string),
-      ],
-      { encoding: 'utf8', stdio: 'pipe' },
+      ['ci', '--omit=dev', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'],
+      { cwd: installed, encoding: 'utf8', stdio: 'pipe' },
     );
-    const installed = join(prefix, 'lib', 'node_modules');
-    expect(readdirSync(installed)).toEqual(['clerk-bulk']);
-    const deps = readdirSync(join(installed, 'clerk-bulk', 'node_modules'));
+    const deps = readdirSync(join(installed, 'node_modules'));
     for (const dev of ['vitest', 'typescript', '@biomejs', 'csv-spectrum'])
       expect(deps).not.toContain(dev);
+    for (const dep of ['bottleneck', 'csv-parse', 'undici', 'yargs', 'zod'])
+      expect(deps).toContain(dep);
 
-    const bin = join(prefix, 'bin', 'clerk-bulk');
-    const version = execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim();
+    const bin = join(installed, 'dist', 'main.js');
+    const version = execFileSync(process.execPath, [bin, '--version'], {
+      encoding: 'utf8',
+    }).trim();
     expect(version).toMatch(/^\d+\.\d+\.\d+$/);
     const dry = execFileSync(
-      bin,
-      ['update', join(ROOT, 'samples/tiny.csv'), '--dry-run', '--out', join(dir, 'd.csv')],
+      process.execPath,
+      [bin, 'update', join(ROOT, 'samples/tiny.csv'), '--dry-run', '--out', join(dir, 'd.csv')],
       {
         encoding: 'utf8',
       },

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RESULTS_COLUMNS } from '../../src/pipeline/results.js';
+import { RESULTS_COLUMNS } from '../../src/pipeline/results/writer.js';
 import { readResults, runCli, tempDir, writeFile } from '../helpers.js';
 
 const SHA = 'b'.repeat(64);

@@ -1,0 +1,184 @@
+import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { stringify } from 'csv-stringify/sync';
+import { ResultsWriteError, UsageError } from '../../errors.js';
+
+/** Columns of the results CSV, in order (SPEC §5). */
+export const RESULTS_COLUMNS = [
+  'row',
+  'id',
+  'status',
+  'http_status',
+  'attempts',
+  'error',
+  'payload_sha256',
+  'finished_at',
+] as const;
+
+export type RowStatus = 'updated' | 'failed' | 'invalid' | 'dry-run';
+
+/** One row's final outcome in this run. */
+export interface ResultLine {
+  row: number;
+  id: string;
+  status: RowStatus;
+  /** Last HTTP status seen; absent when nothing was sent or no answer came. */
+  httpStatus?: number | undefined;
+  /** Requests sent for this row (0 for invalid and dry-run rows). */
+  attempts: number;
+  error?: string | undefined;
+  sha256: string;
+  finishedAt: Date;
+}
+
+export type OpenMode =
+  /** a new file; refuse if it exists */
+  | 'create'
+  /** add to an existing file (resume) */
+  | 'append'
+  /** replace an existing file (--force) */
+  | 'overwrite';
+
+const HEADER_LINE = `${RESULTS_COLUMNS.join(',')}\n`;
+
+/**
+ * Append-only results file. Every line is written with one `write(2)` as the row
+ * finishes: nothing is buffered in the process, so `kill -9` loses at most the rows
+ * still in flight, and a full disk shows up at the row that hit it.
+ */
+export class ResultsWriter {
+  private fd: number | undefined;
+  readonly path: string;
+  private readonly redact: (text: string) => string;
+
+  private constructor(path: string, fd: number, redact: (text: string) => string) {
+    this.path = path;
+    this.fd = fd;
+    this.redact = redact;
+  }
+
+  /**
+   * Open (and create) the results file. Fails before anything is sent when the file
+   * exists and may not be touched, or the directory is not writable.
+   */
+  static open(
+    path: string,
+    mode: OpenMode,
+    options: { redact?: (text: string) => string } = {},
+  ): ResultsWriter {
+    const flags = mode === 'create' ? 'wx' : mode === 'append' ? 'a' : 'w';
+    let fd: number;
+    try {
+      fd = openSync(path, flags, 0o644);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') {
+        throw new UsageError(
+          `results file ${path} already exists; add --resume to continue that run, --force to overwrite it, or choose another --out`,
+          'E_RESULTS_EXISTS',
+        );
+      }
+      throw new ResultsWriteError(`cannot open results file ${path}: ${describeFsError(err)}`, {
+        cause: err,
+      });
+    }
+    const writer = new ResultsWriter(path, fd, options.redact ?? ((t) => t));
+    if (fstatSync(fd).size === 0) writer.writeRaw(HEADER_LINE);
+    return writer;
+  }
+
+  /** Write one row's outcome. Throws ResultsWriteError when the disk refuses. */
+  write(line: ResultLine): void {
+    this.writeRaw(formatResultLine(line, this.redact), true);
+  }
+
+  private writeRaw(text: string, midRun = false): void {
+    if (this.fd === undefined) throw new ResultsWriteError(`results file ${this.path} is closed`);
+    const buf = Buffer.from(text, 'utf8');
+    let off = 0;
+    try {
+      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    } catch (err) {
+      // A disk that fills up mid-line leaves half a line: cut it, so the file stays
+      // clean for --resume (which would also repair it, but a clean file is better).
+      if (off > 0) {
+        try {
+          ftruncateSync(this.fd, fstatSync(this.fd).size - off);
+        } catch {
+          // the torn line stays; resume repairs it
+        }
+      }
+      throw new ResultsWriteError(
+        midRun
+          ? `cannot write results file ${this.path}: ${describeFsError(err)}; the run was stopped`
+          : `cannot write results file ${this.path}: ${describeFsError(err)}`,
+        { cause: err, midRun },
+      );
+    }
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    closeSync(fd);
+  }
+}
+
+/**
+ * Format one results line. csv-stringify does the quoting, and `escape_formulas`
+ * prefixes a `'` to cells a spreadsheet would run as a formula (=, +, -, @, tab, CR).
+ */
+export function formatResultLine(
+  line: ResultLine,
+  redact: (text: string) => string = (t) => t,
+): string {
+  return stringify(
+    [
+      [
+        line.row,
+        escapeControl(line.id),
+        line.status,
+        line.httpStatus ?? '',
+        line.attempts,
+        line.error === undefined ? '' : oneLine(redact(line.error)),
+        line.sha256,
+        line.finishedAt.toISOString(),
+      ],
+    ],
+    { escape_formulas: true, eof: true, record_delimiter: 'unix' },
+  );
+}
+
+/** Errors are one readable line: collapse line breaks and other control characters. */
+function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+  return text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+}
+
+/**
+ * Ids of invalid rows may hold control characters; show them escaped (`\n`) so that
+ * every results line is one physical line, which the torn-line repair relies on.
+ */
+function escapeControl(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping them is the point
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
+export function describeFsError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e.code) {
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'ENOENT':
+      return 'the directory does not exist';
+    case 'EISDIR':
+      return 'it is a directory';
+    default:
+      return e.message ?? String(err);
+  }
+}

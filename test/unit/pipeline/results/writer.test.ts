@@ -1,0 +1,159 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  formatResultLine,
+  RESULTS_COLUMNS,
+  ResultsWriter,
+} from '../../../../src/pipeline/results/writer.js';
+import { readResults, tempDir } from '../../../helpers.js';
+
+const SHA = 'a'.repeat(64);
+const at = new Date('2026-11-26T12:00:00.000Z');
+
+describe('results lines', () => {
+  it('have the columns of SPEC §5 in order', () => {
+    expect(RESULTS_COLUMNS.join(',')).toBe(
+      'row,id,status,http_status,attempts,error,payload_sha256,finished_at',
+    );
+  });
+
+  it.each([
+    [
+      'a plain updated row',
+      {
+        row: 1,
+        id: '42',
+        status: 'updated',
+        httpStatus: 200,
+        attempts: 1,
+        sha256: SHA,
+        finishedAt: at,
+      },
+      `1,42,updated,200,1,,${SHA},2026-11-26T12:00:00.000Z\n`,
+    ],
+    [
+      'an error with a comma and quotes',
+      {
+        row: 2,
+        id: '7',
+        status: 'failed',
+        httpStatus: 400,
+        attempts: 1,
+        error: '400 Bad Request: "x", y',
+        sha256: SHA,
+        finishedAt: at,
+      },
+      `2,7,failed,400,1,"400 Bad Request: ""x"", y",${SHA},2026-11-26T12:00:00.000Z\n`,
+    ],
+    [
+      'a formula in the error',
+      {
+        row: 3,
+        id: '8',
+        status: 'invalid',
+        attempts: 0,
+        error: '=HYPERLINK("x")',
+        sha256: SHA,
+        finishedAt: at,
+      },
+      `3,8,invalid,,0,"'=HYPERLINK(""x"")",${SHA},2026-11-26T12:00:00.000Z\n`,
+    ],
+    [
+      'an id a spreadsheet would run',
+      {
+        row: 4,
+        id: '-5',
+        status: 'updated',
+        httpStatus: 200,
+        attempts: 1,
+        sha256: SHA,
+        finishedAt: at,
+      },
+      `4,'-5,updated,200,1,,${SHA},2026-11-26T12:00:00.000Z\n`,
+    ],
+    [
+      'line breaks in an error',
+      {
+        row: 5,
+        id: '9',
+        status: 'failed',
+        attempts: 6,
+        error: 'a\nb\r\nc',
+        sha256: SHA,
+        finishedAt: at,
+      },
+      `5,9,failed,,6,a b c,${SHA},2026-11-26T12:00:00.000Z\n`,
+    ],
+    [
+      'control characters in an invalid id',
+      {
+        row: 6,
+        id: 'a\nb',
+        status: 'invalid',
+        attempts: 0,
+        error: 'id: bad',
+        sha256: SHA,
+        finishedAt: at,
+      },
+      `6,a\\nb,invalid,,0,id: bad,${SHA},2026-11-26T12:00:00.000Z\n`,
+    ],
+  ] as const)('format %s', (_title, line, expected) => {
+    expect(formatResultLine({ ...line })).toBe(expected);
+  });
+
+  it('hide the API key wherever it would appear in an error', () => {
+    const text = formatResultLine(
+      {
+        row: 1,
+        id: '1',
+        status: 'failed',
+        attempts: 1,
+        error: 'echo: key=sekrit-123',
+        sha256: SHA,
+        finishedAt: at,
+      },
+      (t) => t.split('sekrit-123').join('***'),
+    );
+    expect(text).not.toContain('sekrit-123');
+    expect(text).toContain('key=***');
+  });
+
+  it('refuse to replace an existing file unless told to', () => {
+    const dir = tempDir();
+    const path = join(dir, 'r.csv');
+    writeFileSync(path, 'precious\n');
+    expect(() => ResultsWriter.open(path, 'create')).toThrow(
+      expect.objectContaining({ code: 'E_RESULTS_EXISTS', exitCode: 2 }),
+    );
+    const w = ResultsWriter.open(path, 'overwrite');
+    w.close();
+    expect(readFileSync(path, 'utf8')).toBe(`${RESULTS_COLUMNS.join(',')}\n`);
+  });
+
+  it('fail with a clear error when the directory cannot be written', () => {
+    expect(() => ResultsWriter.open('/nonexistent-dir/r.csv', 'create')).toThrow(
+      expect.objectContaining({
+        code: 'E_RESULTS_WRITE',
+        message: expect.stringContaining('does not exist'),
+      }),
+    );
+  });
+
+  it('are written at once, one per call, readable while the writer is open', () => {
+    const dir = tempDir();
+    const path = join(dir, 'r.csv');
+    const w = ResultsWriter.open(path, 'create');
+    w.write({
+      row: 1,
+      id: 'x',
+      status: 'updated',
+      httpStatus: 200,
+      attempts: 1,
+      sha256: SHA,
+      finishedAt: at,
+    });
+    expect(readResults(path)).toHaveLength(1);
+    w.close();
+  });
+});
