@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { Pool } from 'undici';
+import { redactor } from '../../report/redact.js';
 import { contactPath } from '../payload/to-payload.js';
 import { describeHttpError } from './error-message.js';
 import { retryAfterMs } from './retry-after.js';
@@ -105,7 +106,7 @@ class PutRequest implements Dispatcher.DispatchHandler {
     this.settle({
       kind: 'http-error',
       status,
-      message: describeHttpError(status, text, contentType),
+      message: describeHttpError(status, text, contentType, this.client.redact),
       retryAfterMs:
         status === 429 || status === 503 ? retryAfterMs(headers, Date.now()) : undefined,
     });
@@ -122,6 +123,8 @@ class PutRequest implements Dispatcher.DispatchHandler {
 /** What a PutRequest needs from its client. */
 interface Sender {
   readonly inFlight: Set<PutRequest>;
+  /** Hides the API key in error messages, before they are cut to length. */
+  readonly redact: (text: string) => string;
 }
 
 /**
@@ -151,7 +154,7 @@ export function createContactClient(options: ContactClientOptions): ContactClien
   };
   const timeoutMs = options.timeoutMs;
   const timeoutMessage = `no answer within ${timeoutMs} ms`;
-  const sender: Sender = { inFlight: new Set() };
+  const sender: Sender = { inFlight: new Set(), redact: redactor(options.apiKey) };
   const inFlight = sender.inFlight;
 
   // One deadline sweep for every request in flight. A request times out between its

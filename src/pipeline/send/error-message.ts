@@ -64,7 +64,12 @@ function fromHtml(text: string): string | undefined {
  * `404 Not Found: Contact not found` — status, reason and the API's own message when
  * it has one. Never longer than one line of ~300 characters.
  */
-export function describeHttpError(status: number, rawBody: string, contentType = ''): string {
+export function describeHttpError(
+  status: number,
+  rawBody: string,
+  contentType = '',
+  redact: (text: string) => string = (text) => text,
+): string {
   let message: string | undefined;
   const trimmed = rawBody.trim();
   if (trimmed !== '') {
@@ -83,8 +88,10 @@ export function describeHttpError(status: number, rawBody: string, contentType =
   const head = `${status} ${statusText(status)}`;
   if (message === undefined) return head;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: errors must print as one safe line
-  let clean = message.replace(/[\u0000-\u001f\u007f\s]+/g, ' ').trim();
-  if (clean.length > MAX_MESSAGE_CHARS) clean = `${clean.slice(0, MAX_MESSAGE_CHARS - 1)}…`;
+  let clean = redact(message.replace(/[\u0000-\u001f\u007f\s]+/g, ' ').trim());
+  // Hidden before the cut (a key cut in two would survive as a prefix), and again
+  // after it: the redactor also hides a key prefix left at the cut edge.
+  if (clean.length > MAX_MESSAGE_CHARS) clean = redact(`${clean.slice(0, MAX_MESSAGE_CHARS - 1)}…`);
   if (clean === '' || clean.toLowerCase() === statusText(status).toLowerCase()) return head;
   return `${head}: ${clean}`;
 }

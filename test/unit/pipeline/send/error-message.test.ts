@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeHttpError } from '../../../../src/pipeline/send/error-message.js';
+import { redactor } from '../../../../src/report/redact.js';
 
 describe('describeHttpError turns any error body into one readable line', () => {
   it.each([
@@ -75,4 +76,18 @@ describe('describeHttpError turns any error body into one readable line', () => 
     expect(text.length).toBeLessThan(340);
     expect(text).not.toContain('\n');
   });
+});
+
+describe('describeHttpError never shows the API key, even cut at the length limit', () => {
+  const key = 'sk_live_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+  const redact = redactor(key);
+  it.each([250, 270, 285, 290, 295, 298, 299, 300, 310])(
+    'with the key echoed at character %i of a long message',
+    (at) => {
+      const message = `${'x'.repeat(at)} ${key} ${'y'.repeat(100)}`;
+      const text = describeHttpError(400, JSON.stringify({ message }), 'application/json', redact);
+      for (let n = 8; n <= key.length; n++) expect(text).not.toContain(key.slice(0, n));
+      expect(text.length).toBeLessThanOrEqual(320);
+    },
+  );
 });
