@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { ResultsWriteError, UsageError } from '../../errors.js';
 
@@ -41,6 +41,34 @@ export type OpenMode =
 const HEADER_LINE = `${RESULTS_COLUMNS.join(',')}\n`;
 
 /**
+ * A results path must be a regular file or not exist yet. Opening a FIFO blocks in
+ * `open(2)` until a reader comes, with signals unheard; a device or a directory cannot
+ * hold an append-only checkpoint to resume from. Checked before anything is read.
+ */
+export function refuseNonRegularResults(path: string): void {
+  let kind: string | undefined;
+  try {
+    const stats = statSync(path);
+    if (stats.isFile()) return;
+    kind = stats.isFIFO()
+      ? 'a named pipe (FIFO)'
+      : stats.isDirectory()
+        ? 'a directory'
+        : stats.isCharacterDevice() || stats.isBlockDevice()
+          ? 'a device'
+          : stats.isSocket()
+            ? 'a socket'
+            : 'not a regular file';
+  } catch {
+    return; // missing (created later) or unreadable (open reports it)
+  }
+  throw new UsageError(
+    `results file ${path} is ${kind}; --out needs a regular file (one that exists, or a new one)`,
+    'E_OUT_NOT_FILE',
+  );
+}
+
+/**
  * Append-only results file. Every line is written with one `write(2)` as the row
  * finishes: nothing is buffered in the process, so `kill -9` loses at most the rows
  * still in flight, and a full disk shows up at the row that hit it.
@@ -65,6 +93,7 @@ export class ResultsWriter {
     mode: OpenMode,
     options: { redact?: (text: string) => string } = {},
   ): ResultsWriter {
+    refuseNonRegularResults(path);
     const flags = mode === 'create' ? 'wx' : mode === 'append' ? 'a' : 'w';
     let fd: number;
     try {

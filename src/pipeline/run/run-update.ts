@@ -19,7 +19,7 @@ import {
 } from '../results/sidecar.js';
 import { type StatusCounts, Tally } from '../results/tally.js';
 import type { ResultLine } from '../results/writer.js';
-import { ResultsWriter } from '../results/writer.js';
+import { ResultsWriter, refuseNonRegularResults } from '../results/writer.js';
 import type { ContactClient, SendResult } from '../send/client.js';
 import { createContactClient } from '../send/client.js';
 
@@ -230,6 +230,8 @@ function stoppedMidway(err: unknown, sent: number, out: string): unknown {
  */
 export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const startedAt = Date.now();
+  // First: resume and the sidecar read the results file, and a FIFO would block there.
+  refuseNonRegularResults(options.out);
   // The <out>.complete.json sidecar (fingerprint.ts): resuming a finished run reads nothing.
   const fingerprint = startFingerprint(options);
   if (options.resume === true) {

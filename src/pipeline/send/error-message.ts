@@ -8,6 +8,11 @@ const MAX_MESSAGE_CHARS = 300;
 
 /** HTTP reason phrases for the statuses the API documents, plus common proxy ones. */
 const STATUS_TEXT: Record<number, string> = {
+  301: 'Moved Permanently',
+  302: 'Found',
+  303: 'See Other',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
@@ -85,7 +90,12 @@ export function describeHttpError(
       message = trimmed;
     }
   }
-  const head = `${status} ${statusText(status)}`;
+  // Redirects are not followed (a PUT with the key must not go where a 30x points):
+  // say so, or "301 Moved Permanently" reads like an answer about the contact.
+  const head =
+    status >= 300 && status < 400
+      ? `${status} ${statusText(status)} (redirects are not followed)`
+      : `${status} ${statusText(status)}`;
   if (message === undefined) return head;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: errors must print as one safe line
   let clean = redact(message.replace(/[\u0000-\u001f\u007f\s]+/g, ' ').trim());

@@ -91,3 +91,13 @@ describe('describeHttpError never shows the API key, even cut at the length limi
     },
   );
 });
+
+describe('describeHttpError on a redirect', () => {
+  it.each([
+    [301, '301 Moved Permanently (redirects are not followed)'],
+    [302, '302 Found (redirects are not followed)'],
+    [308, '308 Permanent Redirect (redirects are not followed)'],
+  ])('%i says that redirects are not followed', (status, expected) => {
+    expect(describeHttpError(status, '')).toBe(expected);
+  });
+});
