@@ -1,6 +1,7 @@
 import { EXIT, type ExitCode, UsageError } from '../errors.js';
 import { summariseResults, writeRowsToRetry } from '../report/results-summary.js';
 import { safeText } from '../report/safe-text.js';
+import { refuseOutputOverInput } from '../same-file.js';
 import type { CommandIo } from './update.js';
 
 /**
@@ -17,6 +18,9 @@ export async function reportCommand(
   const summary = await summariseResults(path);
   let failedOut: { path: string; rows: number } | undefined;
   if (typeof options.failedOut === 'string') {
+    refuseOutputOverInput({ path: options.failedOut, flag: '--failed-out' }, [
+      { path, what: 'the results file' },
+    ]);
     failedOut = {
       path: options.failedOut,
       rows: await writeRowsToRetry(path, summary.lastLineOf, options.failedOut),

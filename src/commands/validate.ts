@@ -7,6 +7,7 @@ import { STDIN, STDIN_NAME, spoolStdin } from '../pipeline/input/stdin.js';
 import { planColumns } from '../pipeline/payload/columns.js';
 import { createRowValidator, outcomeError } from '../pipeline/payload/to-payload.js';
 import { safeText } from '../report/safe-text.js';
+import { refuseOutputOverInput } from '../same-file.js';
 import type { CommandIo } from './update.js';
 
 export interface ValidateOptions {
@@ -41,6 +42,11 @@ export async function validateCommand(
   options: ValidateOptions,
   io: CommandIo,
 ): Promise<ExitCode> {
+  refuseOutputOverInput({ path: options.invalidOut, flag: '--invalid-out' }, [
+    { path: config.input, what: 'the input file' },
+    { path: config.map, what: 'the --map file' },
+    { path: config.config, what: 'the --config file' },
+  ]);
   const spooled = config.input === STDIN ? await spoolStdin(io.stdin ?? process.stdin) : undefined;
   const name = spooled === undefined ? config.input : STDIN_NAME;
   try {

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { linkSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliTestBed, runCli, updateArgv, writeRows } from '../helpers.js';
@@ -31,5 +32,44 @@ describe('operator safety: outputs that are not regular files', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('is a directory');
     expect(bed.puts()).toHaveLength(0);
+  });
+});
+
+describe('operator safety: an output option never overwrites an input', () => {
+  const bed = cliTestBed(KEY);
+
+  it('validate refuses --invalid-out naming the input, and leaves the input as it was', async () => {
+    const input = writeRows(bed.dir, 'ids.csv', ['id', 'email'], 3, (n) => [n, 'not-an-email']);
+    const before = readFileSync(input, 'utf8');
+    const result = await runCli(['validate', input, '--invalid-out', input]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--invalid-out');
+    expect(result.stderr).toContain('the input file');
+    expect(readFileSync(input, 'utf8')).toBe(before);
+  });
+
+  it('validate refuses --invalid-out naming the mapping file', async () => {
+    const input = writeRows(bed.dir, 'ids.csv', ['id', 'Mail'], 2, (n) => [n, 'x@example.com']);
+    const map = join(bed.dir, 'map.json');
+    writeFileSync(map, JSON.stringify({ Mail: 'email' }));
+    const result = await runCli(['validate', input, '--map', map, '--invalid-out', map]);
+    expect(result.code).toBe(2);
+    expect(JSON.parse(readFileSync(map, 'utf8'))).toEqual({ Mail: 'email' });
+  });
+
+  it('report refuses --failed-out naming the results file, also through a hard link', async () => {
+    const input = writeRows(bed.dir, 'in.csv', ['id', 'name'], 3, (n) => [n, `N${n}`]);
+    const out = join(bed.dir, 'r.csv');
+    const run = await runCli(updateArgv(input, out, bed.server.url), { env: bed.env });
+    expect(run.code).toBe(0);
+    const before = readFileSync(out, 'utf8');
+    const link = join(bed.dir, 'link.csv');
+    linkSync(out, link);
+    for (const target of [out, link]) {
+      const result = await runCli(['report', out, '--failed-out', target]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('the results file');
+    }
+    expect(readFileSync(out, 'utf8')).toBe(before);
   });
 });
