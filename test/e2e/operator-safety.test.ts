@@ -51,10 +51,12 @@ describe('operator safety: an output option never overwrites an input', () => {
   it('validate refuses --invalid-out naming the mapping file', async () => {
     const input = writeRows(bed.dir, 'ids.csv', ['id', 'Mail'], 2, (n) => [n, 'x@example.com']);
     const map = join(bed.dir, 'map.json');
-    writeFileSync(map, JSON.stringify({ Mail: 'email' }));
+    writeFileSync(map, JSON.stringify({ columns: { Mail: 'email' } }));
+    expect((await runCli(['validate', input, '--map', map])).code).toBe(0);
     const result = await runCli(['validate', input, '--map', map, '--invalid-out', map]);
     expect(result.code).toBe(2);
-    expect(JSON.parse(readFileSync(map, 'utf8'))).toEqual({ Mail: 'email' });
+    expect(result.stderr).toContain('the --map file');
+    expect(JSON.parse(readFileSync(map, 'utf8'))).toEqual({ columns: { Mail: 'email' } });
   });
 
   it('report refuses --failed-out naming the results file, also through a hard link', async () => {
