@@ -3,7 +3,7 @@
  * `process.exit`: code throws one of these and `main.ts` maps it to an exit code.
  */
 
-/** Exit codes, as in SPEC §7. */
+/** Exit codes, as documented in docs/api-trouble.md and README.md. */
 export const EXIT = {
   /** Every row updated (or already done). */
   OK: 0,

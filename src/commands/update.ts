@@ -21,7 +21,7 @@ export interface CommandIo {
   signals?: NodeJS.EventEmitter;
 }
 
-/** SPEC §7, for a run that went through to its summary. */
+/** The exit code (docs/api-trouble.md) of a run that went through to its summary. */
 export function exitCodeFor(summary: RunSummary): ExitCode {
   if (summary.stopped === 'interrupted') return EXIT.INTERRUPTED;
   if (summary.stopped === 'auth' || summary.stopped === 'max-errors') return EXIT.ABORTED;

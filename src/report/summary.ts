@@ -2,7 +2,7 @@ import type { RunSummary } from '../pipeline/run/run-update.js';
 import { formatDuration } from './progress.js';
 import { safeText } from './safe-text.js';
 
-/** The human summary printed at the end of `update` (SPEC §8). */
+/** The human summary printed at the end of `update` (docs/output.md). */
 export function formatSummary(summary: RunSummary, resumeCommand: string | undefined): string {
   const c = summary.counts;
   const lines: string[] = [];

@@ -68,8 +68,8 @@ class Rows {
 /**
  * Read a results file into a resume plan. A row is done when its last line has status
  * `updated` (or `failed`/`invalid` without `retryFailed`) and the same id and payload
- * hash as the row has now (SPEC §5). `failed` lines caused by a refused key (401/403)
- * are never done: the key, not the row, was at fault.
+ * hash as the row has now (docs/results-and-resume.md). `failed` lines caused by a
+ * refused key (401/403) are never done: the key, not the row, was at fault.
  *
  * The whole file is read, header first, before a torn last line is cut off: a file
  * that is not a results file (or not readable as one) is left untouched.

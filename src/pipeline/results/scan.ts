@@ -4,7 +4,7 @@ import { parse } from 'csv-parse/sync';
 import { InputFileError } from '../../errors.js';
 import { RESULTS_COLUMNS } from './writer.js';
 
-/** The header line every results file starts with (SPEC §5). */
+/** The header line every results file starts with (docs/results-and-resume.md). */
 export const RESULTS_HEADER = RESULTS_COLUMNS.join(',');
 
 /** Bytes read per chunk. */

@@ -2,7 +2,7 @@ import { closeSync, fstatSync, ftruncateSync, openSync, statSync, writeSync } fr
 import { stringify } from 'csv-stringify/sync';
 import { ResultsWriteError, UsageError } from '../../errors.js';
 
-/** Columns of the results CSV, in order (SPEC §5). */
+/** Columns of the results CSV, in order (docs/results-and-resume.md). */
 export const RESULTS_COLUMNS = [
   'row',
   'id',

@@ -1,7 +1,8 @@
 /**
  * Turn an API error body of any shape into one readable line. The API documents no
- * error schema (SPEC §2): NestJS sends `{statusCode, message: string | string[], error}`,
- * others `{error: {message}}` or `{code}`; proxies send HTML; some 422s send nothing.
+ * error schema (docs/api-trouble.md): NestJS sends
+ * `{statusCode, message: string | string[], error}`, others `{error: {message}}` or
+ * `{code}`; proxies send HTML; some 422s send nothing.
  */
 
 const MAX_MESSAGE_CHARS = 300;

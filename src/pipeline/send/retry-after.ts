@@ -1,6 +1,7 @@
 /**
- * How long a 429 asks us to wait. SPEC §2: `Retry-After` in seconds or as an HTTP
- * date, or `X-RateLimit-Reset`, whichever is present. Pure: `nowMs` is passed in.
+ * How long a 429 asks us to wait (docs/api-trouble.md): `Retry-After` in seconds or
+ * as an HTTP date, or `X-RateLimit-Reset`, whichever is present. Pure: `nowMs` is
+ * passed in.
  */
 
 /** Never wait longer than this on the server's word; a bogus header must not stall a cron job. */
