@@ -12,7 +12,7 @@ const SHA = 'a'.repeat(64);
 const at = new Date('2026-11-26T12:00:00.000Z');
 
 describe('results lines', () => {
-  it('have the columns of SPEC §5 in order', () => {
+  it('have the columns of docs/results-and-resume.md in order', () => {
     expect(RESULTS_COLUMNS.join(',')).toBe(
       'row,id,status,http_status,attempts,error,payload_sha256,finished_at',
     );
