@@ -77,22 +77,67 @@ export function isSha256Hex(text: string): boolean {
   return text.length === 64 && /^[0-9a-fA-F]{64}$/.test(text);
 }
 
+/** Buckets of the lookup directory: the top 16 bits of an id hash. */
+const DIRECTORY_BITS = 16;
+
 /**
- * Index of the entry with this id hash in sorted `entries` (`count` entries), or -1.
+ * Sorted entries ready for lookups: the entries Buffer, a DataView on it and a
+ * directory of where each of the 65,536 top-16-bit buckets starts (256 KB).
+ *
+ * Why the directory: a plain binary search over 1M entries takes 20 steps, most of
+ * them cache misses in a 28 MB buffer; the hashes are uniform, so the directory
+ * narrows a lookup to a bucket of ~15 entries (4 steps). Measured on 1M ids in user
+ * CPU time (a busy 2-core machine, load 16; /tmp A/B in one process, 3 rounds): hash
+ * alone 0.04–0.10 µs, hash + plain binary search 0.75–0.82 µs, hash + directory
+ * 0.48–0.50 µs per lookup. (A DataView instead of Buffer#readUInt32BE: 2.6 s against
+ * 4.0 s wall per 1M lookups, same process.)
  */
-export function findEntry(entries: Buffer, count: number, hi: number, lo: number): number {
-  let low = 0;
-  let high = count - 1;
-  while (low <= high) {
-    const mid = (low + high) >>> 1;
-    const at = mid * ENTRY_BYTES;
-    const h = entries.readUInt32BE(at);
-    const l = h === hi ? entries.readUInt32BE(at + 4) : 0;
-    if (h < hi || (h === hi && l < lo)) low = mid + 1;
-    else if (h > hi || l > lo) high = mid - 1;
-    else return mid;
+export class SortedEntries {
+  readonly entries: Buffer;
+  readonly count: number;
+  readonly #view: DataView;
+  readonly #directory: Uint32Array;
+
+  constructor(entries: Buffer, count: number) {
+    this.entries = entries;
+    this.count = count;
+    this.#view = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+    const directory = new Uint32Array((1 << DIRECTORY_BITS) + 1);
+    let bucket = 0;
+    for (let i = 0; i < count; i++) {
+      const top = this.#view.getUint32(i * ENTRY_BYTES) >>> (32 - DIRECTORY_BITS);
+      while (bucket <= top) directory[bucket++] = i;
+    }
+    while (bucket < directory.length) directory[bucket++] = count;
+    this.#directory = directory;
   }
-  return -1;
+
+  /** Index of the entry with this id hash, or -1. */
+  find(hi: number, lo: number): number {
+    const view = this.#view;
+    const top = hi >>> (32 - DIRECTORY_BITS);
+    let low = this.#directory[top] as number;
+    let high = (this.#directory[top + 1] as number) - 1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      const at = mid * ENTRY_BYTES;
+      const h = view.getUint32(at);
+      if (h < hi) low = mid + 1;
+      else if (h > hi) high = mid - 1;
+      else {
+        const l = view.getUint32(at + 4);
+        if (l < lo) low = mid + 1;
+        else if (l > lo) high = mid - 1;
+        else return mid;
+      }
+    }
+    return -1;
+  }
+}
+
+/** Index of the entry with this id hash in sorted `entries`, or -1 (builds a directory: use {@link SortedEntries} for many lookups). */
+export function findEntry(entries: Buffer, count: number, hi: number, lo: number): number {
+  return new SortedEntries(entries, count).find(hi, lo);
 }
 
 /** The entry at `index` as an object. */
@@ -160,8 +205,12 @@ export class OutcomeLog {
 
   /** The API confirmed payload `sha256Hex` (64 hex chars) for `id`. */
   confirm(id: string, sha256Hex: string): void {
-    const i = this.#push(id, CONFIRM);
-    this.#payload.write(sha256Hex.slice(0, PAYLOAD_HASH_BYTES * 2), i * PAYLOAD_HASH_BYTES, 'hex');
+    const at = this.#push(id, CONFIRM) * PAYLOAD_HASH_BYTES;
+    const payload = this.#payload;
+    for (let b = 0; b < PAYLOAD_HASH_BYTES; b++) {
+      payload[at + b] =
+        (nibble(sha256Hex.charCodeAt(b * 2)) << 4) | nibble(sha256Hex.charCodeAt(b * 2 + 1));
+    }
   }
 
   /** The server-side value of `id` is unknown: the state must not skip it next time. */
@@ -248,7 +297,13 @@ export class OutcomeLog {
     chunkEntries = 16_384,
   ): number {
     const last = this.lastPerId();
+    const old = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
     const out = Buffer.allocUnsafe(chunkEntries * ENTRY_BYTES);
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    const hiOf = this.#hi;
+    const loOf = this.#lo;
+    const kind = this.#kind;
+    const payload = this.#payload;
     let used = 0;
     let total = 0;
     const flush = () => {
@@ -256,47 +311,49 @@ export class OutcomeLog {
       total += used;
       used = 0;
     };
-    const copyOld = (index: number) => {
-      entries.copy(out, used * ENTRY_BYTES, index * ENTRY_BYTES, (index + 1) * ENTRY_BYTES);
-      if (++used === chunkEntries) flush();
+    /** Old entries [from, to) in as few copies as the chunk allows. */
+    const copyOld = (from: number, to: number) => {
+      while (from < to) {
+        const n = Math.min(to - from, chunkEntries - used);
+        entries.copy(out, used * ENTRY_BYTES, from * ENTRY_BYTES, (from + n) * ENTRY_BYTES);
+        used += n;
+        from += n;
+        if (used === chunkEntries) flush();
+      }
     };
     const writeNew = (i: number) => {
       const at = used * ENTRY_BYTES;
-      out.writeUInt32BE(this.#hi[i] as number, at);
-      out.writeUInt32BE(this.#lo[i] as number, at + 4);
-      this.#payload.copy(
-        out,
-        at + PAYLOAD_OFFSET,
-        i * PAYLOAD_HASH_BYTES,
-        (i + 1) * PAYLOAD_HASH_BYTES,
-      );
-      out.writeUInt32BE(confirmedAtS, at + TIME_OFFSET);
+      view.setUint32(at, hiOf[i] as number);
+      view.setUint32(at + 4, loOf[i] as number);
+      const p = i * PAYLOAD_HASH_BYTES;
+      for (let b = 0; b < PAYLOAD_HASH_BYTES; b++)
+        out[at + PAYLOAD_OFFSET + b] = payload[p + b] as number;
+      view.setUint32(at + TIME_OFFSET, confirmedAtS);
       if (++used === chunkEntries) flush();
     };
     let o = 0;
-    let n = 0;
-    while (o < count || n < last.length) {
-      if (n === last.length) {
-        copyOld(o++);
-        continue;
-      }
+    for (let n = 0; n < last.length; n++) {
       const i = last[n] as number;
-      let cmp = 1;
-      if (o < count) {
-        const oh = entries.readUInt32BE(o * ENTRY_BYTES);
-        const ol = entries.readUInt32BE(o * ENTRY_BYTES + 4);
-        const hi = this.#hi[i] as number;
-        const lo = this.#lo[i] as number;
-        cmp = oh < hi || (oh === hi && ol < lo) ? -1 : oh === hi && ol === lo ? 0 : 1;
+      const hi = hiOf[i] as number;
+      const lo = loOf[i] as number;
+      // Old entries below this id hash go out unchanged, as one run.
+      const from = o;
+      while (o < count) {
+        const oh = old.getUint32(o * ENTRY_BYTES);
+        if (oh > hi || (oh === hi && old.getUint32(o * ENTRY_BYTES + 4) >= lo)) break;
+        o++;
       }
-      if (cmp < 0) {
-        copyOld(o++);
-        continue;
-      }
-      if (cmp === 0) o++; // the run's outcome replaces (or removes) the old entry
-      if (this.#kind[i] === CONFIRM) writeNew(i);
-      n++;
+      copyOld(from, o);
+      // The run's outcome replaces (or removes) the old entry of the same id.
+      if (
+        o < count &&
+        old.getUint32(o * ENTRY_BYTES) === hi &&
+        old.getUint32(o * ENTRY_BYTES + 4) === lo
+      )
+        o++;
+      if (kind[i] === CONFIRM) writeNew(i);
     }
+    copyOld(o, count);
     flush();
     return total;
   }

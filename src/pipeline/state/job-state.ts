@@ -30,10 +30,10 @@ import {
   type ConfirmedEntry,
   entryAt,
   entryHasPayload,
-  findEntry,
   hashId64,
   isSha256Hex,
   OutcomeLog,
+  SortedEntries,
 } from './entries.js';
 import { StateError, StateWriteError } from './errors.js';
 import { countLinesBefore, type FoldCounts, foldResultsFile } from './fold.js';
@@ -188,6 +188,7 @@ export class JobState {
   readonly dir: string;
   readonly fingerprint: string;
   #loaded: LoadedState;
+  #sorted: SortedEntries;
   #lock: Lock | undefined;
   /**
    * Per entry: 1 when the id must be sent whatever its hash — sent earlier in this run
@@ -212,13 +213,12 @@ export class JobState {
     this.dir = dir;
     this.fingerprint = fingerprint;
     this.#loaded = loaded;
+    this.#sorted = new SortedEntries(loaded.entries, loaded.count);
     this.#lock = lock;
     this.#mustSend = new Uint8Array(loaded.count);
     this.#journalledAtOpen = journal.length;
     for (const hex of journal) {
-      const index = findEntry(
-        loaded.entries,
-        loaded.count,
+      const index = this.#sorted.find(
         Number.parseInt(hex.slice(0, 8), 16),
         Number.parseInt(hex.slice(8), 16),
       );
@@ -245,7 +245,7 @@ export class JobState {
   lookup(id: string): ConfirmedEntry | undefined {
     this.#usable();
     const h = hashId64(id);
-    const index = findEntry(this.#loaded.entries, this.#loaded.count, h.hi, h.lo);
+    const index = this.#sorted.find(h.hi, h.lo);
     return index === -1 ? undefined : entryAt(this.#loaded.entries, index);
   }
 
@@ -264,7 +264,7 @@ export class JobState {
     this.#usable();
     if (!isSha256Hex(payloadSha256Hex)) return false;
     const h = hashId64(id);
-    const index = findEntry(this.#loaded.entries, this.#loaded.count, h.hi, h.lo);
+    const index = this.#sorted.find(h.hi, h.lo);
     return (
       index !== -1 &&
       this.#mustSend[index] === 0 &&
@@ -305,7 +305,7 @@ export class JobState {
     const fd = this.#journalFd;
     if (fd === undefined) throw new Error('noteSending before startRun');
     const h = hashId64(id);
-    const index = findEntry(this.#loaded.entries, this.#loaded.count, h.hi, h.lo);
+    const index = this.#sorted.find(h.hi, h.lo);
     if (index !== -1) this.#mustSend[index] = 1;
     const line = `${h.hi.toString(16).padStart(8, '0')}${h.lo.toString(16).padStart(8, '0')}\n`;
     try {
@@ -382,6 +382,7 @@ export class JobState {
     // at its end; reopen the state to look up again.
     this.#committed = true;
     this.#loaded = { manifest, entries: Buffer.alloc(0), count: 0 };
+    this.#sorted = new SortedEntries(this.#loaded.entries, 0);
     this.#mustSend = new Uint8Array(0);
     this.#resultsPath = undefined;
     return {
