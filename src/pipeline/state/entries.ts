@@ -190,10 +190,12 @@ const CONFIRM = 1;
  * wins. `confirm` records a payload the API confirmed; `forget` drops what the state
  * knew about an id whose server-side value is now unknown (a `failed` line: a timeout
  * or a 5xx may have landed; a send interrupted before its outcome). Typed arrays that
- * double: ~29 bytes per outcome.
+ * double: ~25 bytes per outcome (+4 while sorting).
  */
 export class OutcomeLog {
   #size = 0;
+  /** Outcomes from this index on came after the split (see {@link markSplit}). */
+  #splitAt = Number.POSITIVE_INFINITY;
   #hi = new Uint32Array(1024);
   #lo = new Uint32Array(1024);
   #kind = new Uint8Array(1024);
@@ -201,6 +203,15 @@ export class OutcomeLog {
 
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * Mark where this run's outcomes start: outcomes before the mark (earlier attempts
+   * of a resume) do not outlive a journalled send of the same id; outcomes after it do.
+   * See {@link mergeInto}'s `journal`.
+   */
+  markSplit(): void {
+    if (this.#splitAt === Number.POSITIVE_INFINITY) this.#splitAt = this.#size;
   }
 
   /** The API confirmed payload `sha256Hex` (64 hex chars) for `id`. */
@@ -216,15 +227,6 @@ export class OutcomeLog {
   /** The server-side value of `id` is unknown: the state must not skip it next time. */
   forget(id: string): void {
     this.#push(id, FORGET);
-  }
-
-  /** {@link forget} by id hash: 16 hex digits (hi then lo), as the sending journal has them. */
-  forgetHash(hex: string): void {
-    this.#pushHash(
-      Number.parseInt(hex.slice(0, 8), 16),
-      Number.parseInt(hex.slice(8, 16), 16),
-      FORGET,
-    );
   }
 
   #push(id: string, kind: number): number {
@@ -284,18 +286,25 @@ export class OutcomeLog {
 
   /**
    * Merge with sorted `entries` (`count` of them) into sorted output, handed to `emit`
-   * in chunks of at most `chunkEntries` entries (the chunk buffer is reused: copy or
-   * write it before returning). A confirm replaces the entry of its id, a forget removes
-   * it. Returns the number of entries emitted. Streaming, so a save never holds the
-   * old and the new entries in memory at once (28 MB each at 1M ids).
+   * in chunks (the chunk buffer is reused: write it before returning). Returns the
+   * number of entries emitted. Streaming, so a save never holds the old and the new
+   * entries in memory at once (28 MB each at 1M ids).
+   *
+   * Per id, the last outcome decides: a confirm replaces the entry, a forget removes
+   * it. With `journal` (ids whose send went out since the last commit, see
+   * {@link readJournal}): a journalled id loses its entry unless an outcome after the
+   * split confirms it again — a send without a known outcome leaves the id unknown.
    */
   mergeInto(
     entries: Buffer,
     count: number,
     confirmedAtS: number,
     emit: (chunk: Buffer) => void,
-    chunkEntries = 16_384,
+    options: { journal?: SortedIdHashes; chunkEntries?: number } = {},
   ): number {
+    const chunkEntries = options.chunkEntries ?? 16_384;
+    const journal = options.journal ?? new Uint32Array(0);
+    const journalCount = journal.length / 2;
     const last = this.lastPerId();
     const old = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
     const out = Buffer.allocUnsafe(chunkEntries * ENTRY_BYTES);
@@ -304,6 +313,7 @@ export class OutcomeLog {
     const loOf = this.#lo;
     const kind = this.#kind;
     const payload = this.#payload;
+    const splitAt = this.#splitAt;
     let used = 0;
     let total = 0;
     const flush = () => {
@@ -326,32 +336,69 @@ export class OutcomeLog {
       view.setUint32(at, hiOf[i] as number);
       view.setUint32(at + 4, loOf[i] as number);
       const p = i * PAYLOAD_HASH_BYTES;
-      for (let b = 0; b < PAYLOAD_HASH_BYTES; b++)
+      for (let b = 0; b < PAYLOAD_HASH_BYTES; b++) {
         out[at + PAYLOAD_OFFSET + b] = payload[p + b] as number;
+      }
       view.setUint32(at + TIME_OFFSET, confirmedAtS);
       if (++used === chunkEntries) flush();
     };
+    /** Whether old entry `o` has id hash (hi, lo): -1 below, 0 equal, 1 above. */
+    const cmpOld = (o: number, hi: number, lo: number) => {
+      const oh = old.getUint32(o * ENTRY_BYTES);
+      if (oh !== hi) return oh < hi ? -1 : 1;
+      const ol = old.getUint32(o * ENTRY_BYTES + 4);
+      return ol === lo ? 0 : ol < lo ? -1 : 1;
+    };
     let o = 0;
-    for (let n = 0; n < last.length; n++) {
-      const i = last[n] as number;
-      const hi = hiOf[i] as number;
-      const lo = loOf[i] as number;
-      // Old entries below this id hash go out unchanged, as one run.
-      const from = o;
-      while (o < count) {
-        const oh = old.getUint32(o * ENTRY_BYTES);
-        if (oh > hi || (oh === hi && old.getUint32(o * ENTRY_BYTES + 4) >= lo)) break;
-        o++;
+    let n = 0;
+    let j = 0;
+    while (n < last.length || j < journalCount) {
+      // The next key to decide: the smaller of the next outcome and the next journal id.
+      const i = n < last.length ? (last[n] as number) : -1;
+      const jHi = j < journalCount ? (journal[j * 2 + 1] as number) : -1;
+      const jLo = j < journalCount ? (journal[j * 2] as number) : -1;
+      let hi: number;
+      let lo: number;
+      let fromOutcome: boolean;
+      let fromJournal: boolean;
+      if (i === -1) {
+        hi = jHi;
+        lo = jLo;
+        fromOutcome = false;
+        fromJournal = true;
+      } else {
+        hi = hiOf[i] as number;
+        lo = loOf[i] as number;
+        fromOutcome = true;
+        fromJournal = false;
+        if (j < journalCount) {
+          if (jHi < hi || (jHi === hi && jLo < lo)) {
+            hi = jHi;
+            lo = jLo;
+            fromOutcome = false;
+            fromJournal = true;
+          } else fromJournal = jHi === hi && jLo === lo;
+        }
       }
+      // Old entries below the key go out unchanged, as one run.
+      const from = o;
+      while (o < count && cmpOld(o, hi, lo) < 0) o++;
       copyOld(from, o);
-      // The run's outcome replaces (or removes) the old entry of the same id.
-      if (
-        o < count &&
-        old.getUint32(o * ENTRY_BYTES) === hi &&
-        old.getUint32(o * ENTRY_BYTES + 4) === lo
-      )
-        o++;
-      if (kind[i] === CONFIRM) writeNew(i);
+      const hasOld = o < count && cmpOld(o, hi, lo) === 0;
+      if (hasOld) o++;
+      if (fromJournal) {
+        // the same id may be journalled more than once (sent by several runs or rows)
+        while (j < journalCount && journal[j * 2 + 1] === hi && journal[j * 2] === lo) j++;
+      }
+      let keep = false;
+      if (fromOutcome) {
+        n++;
+        const confirmed = kind[i] === CONFIRM;
+        keep = i >= splitAt ? confirmed : confirmed && !fromJournal;
+        if (keep) writeNew(i);
+      }
+      // Journalled and not confirmed after the split: the old entry (if any) is dropped.
+      if (!fromOutcome && !fromJournal && hasOld) copyOld(o - 1, o);
     }
     copyOld(o, count);
     flush();
@@ -359,16 +406,59 @@ export class OutcomeLog {
   }
 }
 
+/**
+ * Id hashes sorted ascending, as a Uint32Array of [lo, hi] pairs: the memory of a
+ * little-endian BigUint64Array of `hi * 2^32 + lo`, which sorts natively.
+ */
+export type SortedIdHashes = Uint32Array;
+
+/** Bytes per journal record: the id hash as a little-endian u64. */
+export const JOURNAL_RECORD_BYTES = 8;
+
+/** The journal record of an id hash (8 bytes, little-endian u64 hi * 2^32 + lo). */
+export function journalRecord(hi: number, lo: number, out: Buffer): Buffer {
+  out.writeUInt32LE(lo, 0);
+  out.writeUInt32LE(hi, 4);
+  return out;
+}
+
+/**
+ * Sorted id hashes from journal bytes. A torn last record (a kill mid-write: that send
+ * never started) is left out. 8 bytes per record, sorted natively (no comparator).
+ */
+export function readJournal(bytes: Buffer): SortedIdHashes {
+  const records = Math.floor(bytes.length / JOURNAL_RECORD_BYTES);
+  const values = new BigUint64Array(records);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, records * JOURNAL_RECORD_BYTES);
+  for (let k = 0; k < records; k++) values[k] = view.getBigUint64(k * JOURNAL_RECORD_BYTES, true);
+  values.sort();
+  if (LITTLE_ENDIAN) return new Uint32Array(values.buffer);
+  const pairs = new Uint32Array(records * 2);
+  for (let k = 0; k < records; k++) {
+    const v = values[k] as bigint;
+    pairs[k * 2] = Number(v & 0xffffffffn);
+    pairs[k * 2 + 1] = Number(v >> 32n);
+  }
+  return pairs;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** Build sorted entries in memory (tests and the bench; a save streams instead). */
 export function mergeToBuffer(
   entries: Buffer,
   count: number,
   log: OutcomeLog,
   confirmedAtS: number,
+  journal?: SortedIdHashes,
 ): { entries: Buffer; count: number } {
   const parts: Buffer[] = [];
-  const total = log.mergeInto(entries, count, confirmedAtS, (chunk) =>
-    parts.push(Buffer.from(chunk)),
+  const total = log.mergeInto(
+    entries,
+    count,
+    confirmedAtS,
+    (chunk) => parts.push(Buffer.from(chunk)),
+    journal === undefined ? {} : { journal },
   );
   return { entries: Buffer.concat(parts), count: total };
 }

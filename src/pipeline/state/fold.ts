@@ -32,9 +32,9 @@ export interface FoldCounts {
  * time, and a resume appends, so the file order of one id's lines is the order their
  * requests completed at the API.
  *
- * With `split`, `split.atSplit(log)` runs between line `split.afterLine` and the next:
- * the state uses it to forget, after the lines of earlier attempts and before the
- * lines of this run, every id whose send has no known outcome (see job-state.ts).
+ * With `splitAfterLine`, the log is marked (`markSplit`) after that physical line
+ * (header = 1): lines up to it are earlier attempts of a `--resume`, the rest are this
+ * run's. A journalled send outlives only the earlier ones (see job-state.ts).
  *
  * Streaming: ~29 bytes per `updated`/`failed` line in the log, nothing per other line.
  * A torn last line (a crash mid-write) is not read.
@@ -42,20 +42,21 @@ export interface FoldCounts {
 export async function foldResultsFile(
   path: string,
   log: OutcomeLog = new OutcomeLog(),
-  split?: FoldSplit,
+  options: { splitAfterLine?: number } = {},
 ): Promise<{ log: OutcomeLog; counts: FoldCounts }> {
   const counts: FoldCounts = { lines: 0, updated: 0, failed: 0 };
-  let beforeSplit = split !== undefined;
+  const splitAfterLine = options.splitAfterLine;
+  let beforeSplit = splitAfterLine !== undefined;
   const reachSplit = () => {
     if (!beforeSplit) return;
     beforeSplit = false;
-    split?.atSplit(log);
+    log.markSplit();
   };
   await scanResultsFile(
     path,
     { notResultsCode: 'E_STATE_NOT_RESULTS', malformedCode: 'E_STATE_RESULTS_MALFORMED' },
     (record) => {
-      if (beforeSplit && record.line > (split as FoldSplit).afterLine) reachSplit();
+      if (beforeSplit && record.line > (splitAfterLine as number)) reachSplit();
       counts.lines++;
       if (record.status === 'updated') {
         // A results line without a usable hash cannot vouch for a payload: forget.
@@ -73,14 +74,6 @@ export async function foldResultsFile(
   );
   reachSplit();
   return { log, counts };
-}
-
-/** Where to add outcomes that are not in the file (see {@link foldResultsFile}). */
-export interface FoldSplit {
-  /** Physical line number (header = 1) after which `atSplit` runs. */
-  afterLine: number;
-  /** Called once, after line `afterLine` (or at the end of a shorter file). */
-  atSplit(log: OutcomeLog): void;
 }
 
 /** Bytes read per chunk when counting lines. */

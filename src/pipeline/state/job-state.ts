@@ -7,8 +7,8 @@
  * claim that may have gone stale: an id whose request went out without a known outcome
  * (a kill -9 mid-flight, a send aborted by a second signal, a `failed` after a timeout)
  * may now hold something else at the API. For those the run journals every id before
- * its request goes out (`sending.log`, one write(2) per sent row, like the results
- * file), and a commit forgets every journalled id unless this run's part of the results
+ * its request goes out (`sending.log`, one 8-byte write(2) per sent row, like the
+ * results file), and a commit forgets every journalled id unless this run's part of the results
  * file confirms it again. The journal is removed only after a commit has saved; a run
  * that opens a state with a journal left by a killed run treats those ids as unknown
  * (never `unchanged`) and forgets them at its own commit.
@@ -32,8 +32,12 @@ import {
   entryHasPayload,
   hashId64,
   isSha256Hex,
+  JOURNAL_RECORD_BYTES,
+  journalRecord,
   OutcomeLog,
+  readJournal,
   SortedEntries,
+  type SortedIdHashes,
 } from './entries.js';
 import { StateError, StateWriteError } from './errors.js';
 import { countLinesBefore, type FoldCounts, foldResultsFile } from './fold.js';
@@ -49,8 +53,6 @@ import {
 
 /** The journal of ids a run has started sending since the last commit. */
 export const SENDING_LOG = 'sending.log';
-/** One journal line: 16 hex digits of the id hash and a newline. */
-const JOURNAL_LINE_BYTES = 17;
 /** The lock's base path inside a state directory (the lock file is `state.lock`). */
 const LOCK_BASE = 'state';
 
@@ -145,20 +147,19 @@ export function openState(dir: string, options: OpenStateOptions): JobState {
         dir,
       );
     }
-    return new JobState(dir, options.fingerprint, loaded, lock, readJournal(dir));
+    return new JobState(dir, options.fingerprint, loaded, lock, loadJournal(dir));
   } catch (err) {
     lock.release();
     throw err;
   }
 }
 
-/** Id hashes in the journal (a torn last line, from a kill mid-write, is skipped). */
-function readJournal(dir: string): string[] {
-  let text: string;
+/** The journal's id hashes, sorted (a torn last record, from a kill mid-write, is skipped). */
+function loadJournal(dir: string): SortedIdHashes {
   try {
-    text = readFileSync(join(dir, SENDING_LOG), 'latin1');
+    return readJournal(readFileSync(join(dir, SENDING_LOG)));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Uint32Array(0);
     throw new StateError(
       `cannot read ${join(dir, SENDING_LOG)}: ${describeFsError(err)}`,
       'E_STATE_READ',
@@ -166,21 +167,6 @@ function readJournal(dir: string): string[] {
       { cause: err },
     );
   }
-  const whole = text.length - (text.length % JOURNAL_LINE_BYTES);
-  const hashes: string[] = [];
-  for (let at = 0; at < whole; at += JOURNAL_LINE_BYTES) {
-    const line = text.slice(at, at + JOURNAL_LINE_BYTES - 1);
-    // An id we cannot read is an id we cannot forget: refuse rather than guess.
-    if (!/^[0-9a-f]{16}$/.test(line) || text[at + JOURNAL_LINE_BYTES - 1] !== '\n') {
-      throw new StateError(
-        `state in ${dir} is damaged: ${SENDING_LOG} has an unreadable line; restore it from a backup, or start over with an empty --state directory and --full`,
-        'E_STATE_CORRUPT',
-        dir,
-      );
-    }
-    hashes.push(line);
-  }
-  return hashes;
 }
 
 /** A state opened by one run. Use one per run; `close()` it whatever happens. */
@@ -195,11 +181,12 @@ export class JobState {
    * (see {@link JobState.isUnchanged}) or journalled by a killed run. 1 byte per entry.
    */
   #mustSend: Uint8Array;
-  /** Journal lines found at open (sends of killed runs, never committed). */
+  /** Journal records found at open (sends of killed runs, never committed). */
   readonly #journalledAtOpen: number;
   #journalFd: number | undefined;
   #resultsPath: string | undefined;
   #resultsOffset = 0;
+  readonly #record = Buffer.alloc(JOURNAL_RECORD_BYTES);
   #committed = false;
 
   /** @internal use {@link openState}. */
@@ -208,7 +195,7 @@ export class JobState {
     fingerprint: string,
     loaded: LoadedState,
     lock: Lock,
-    journal: string[],
+    journal: SortedIdHashes,
   ) {
     this.dir = dir;
     this.fingerprint = fingerprint;
@@ -216,12 +203,9 @@ export class JobState {
     this.#sorted = new SortedEntries(loaded.entries, loaded.count);
     this.#lock = lock;
     this.#mustSend = new Uint8Array(loaded.count);
-    this.#journalledAtOpen = journal.length;
-    for (const hex of journal) {
-      const index = this.#sorted.find(
-        Number.parseInt(hex.slice(0, 8), 16),
-        Number.parseInt(hex.slice(8), 16),
-      );
+    this.#journalledAtOpen = journal.length / 2;
+    for (let k = 0; k < journal.length; k += 2) {
+      const index = this.#sorted.find(journal[k + 1] as number, journal[k] as number);
       if (index !== -1) this.#mustSend[index] = 1;
     }
   }
@@ -297,7 +281,7 @@ export class JobState {
    * Note that a request for `id` is about to go out: journal it (so a kill -9 before
    * its outcome makes the next run forget the id) and mark it sent in this run. Call
    * for every row that is sent, before its request, in the same file order as
-   * {@link isUnchanged}. ~2 µs (one write(2) of 17 bytes). Throws
+   * {@link isUnchanged}. one write(2) of 8 bytes. Throws
    * {@link StateWriteError} (exit 3) on a full disk: do not send that row.
    */
   noteSending(id: string): void {
@@ -307,9 +291,8 @@ export class JobState {
     const h = hashId64(id);
     const index = this.#sorted.find(h.hi, h.lo);
     if (index !== -1) this.#mustSend[index] = 1;
-    const line = `${h.hi.toString(16).padStart(8, '0')}${h.lo.toString(16).padStart(8, '0')}\n`;
     try {
-      writeSync(fd, line);
+      writeSync(fd, journalRecord(h.hi, h.lo, this.#record));
     } catch (err) {
       throw new StateWriteError(
         `cannot write ${join(this.dir, SENDING_LOG)}: ${describeFsError(err)}; the run was stopped`,
@@ -339,13 +322,8 @@ export class JobState {
     const foldStart = performance.now();
     const afterLine = await countLinesBefore(resultsPath, this.#resultsOffset);
     const log = new OutcomeLog();
-    const journal = readJournal(this.dir);
-    const { counts } = await foldResultsFile(resultsPath, log, {
-      afterLine,
-      atSplit: (l) => {
-        for (const hex of journal) l.forgetHash(hex);
-      },
-    });
+    const journal = loadJournal(this.dir);
+    const { counts } = await foldResultsFile(resultsPath, log, { splitAfterLine: afterLine });
     const foldMs = performance.now() - foldStart;
     const saveStart = performance.now();
     const record: RunRecord = {
@@ -370,6 +348,7 @@ export class JobState {
         runs: withRun(this.#loaded.manifest?.runs ?? [], record),
       },
       hooks,
+      journal,
     );
     const saveMs = performance.now() - saveStart;
     this.#closeJournal();
@@ -389,7 +368,7 @@ export class JobState {
       manifest,
       count: manifest.entries.count,
       fold: counts,
-      journalled: journal.length,
+      journalled: journal.length / 2,
       foldMs,
       saveMs,
     };
@@ -448,7 +427,7 @@ export function describeState(dir: string): StateDescription {
       : { pid: holder.pid, host: holder.host, startedAt: holder.startedAt };
   let pendingSends = 0;
   try {
-    pendingSends = Math.floor(statSync(join(dir, SENDING_LOG)).size / JOURNAL_LINE_BYTES);
+    pendingSends = Math.floor(statSync(join(dir, SENDING_LOG)).size / JOURNAL_RECORD_BYTES);
   } catch {
     // no journal
   }

@@ -30,7 +30,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describeFsError } from '../results/writer.js';
-import { ENTRY_BYTES, isSorted, type OutcomeLog } from './entries.js';
+import { ENTRY_BYTES, isSorted, type OutcomeLog, type SortedIdHashes } from './entries.js';
 import { StateError, StateWriteError } from './errors.js';
 import {
   formatManifest,
@@ -189,8 +189,8 @@ export interface SaveHooks {
 export type ManifestFields = Omit<Manifest, 'entries' | 'manifestSha256' | 'format' | 'version'>;
 
 /**
- * Save `old` merged with `log` into `dir`, atomically (see the file comment). Entries
- * confirmed by `log` get `confirmedAtS`. On failure the old state is left as it was and
+ * Save `old` merged with `log` (and `journal`: see OutcomeLog#mergeInto) into `dir`,
+ * atomically (see the file comment). Entries confirmed by `log` get `confirmedAtS`. On failure the old state is left as it was and
  * a {@link StateWriteError} is thrown. Returns the new manifest.
  */
 export function saveState(
@@ -200,6 +200,7 @@ export function saveState(
   confirmedAtS: number,
   fields: ManifestFields,
   hooks: SaveHooks = {},
+  journal?: SortedIdHashes,
 ): Manifest {
   const entriesTmp = join(dir, 'entries.tmp');
   const manifestTmp = join(dir, `${MANIFEST_FILE}.tmp`);
@@ -209,11 +210,17 @@ export function saveState(
     let count = 0;
     const fd = openSync(entriesTmp, 'w', 0o644);
     try {
-      count = log.mergeInto(old.entries, old.count, confirmedAtS, (chunk) => {
-        hash.update(chunk);
-        let off = 0;
-        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-      });
+      count = log.mergeInto(
+        old.entries,
+        old.count,
+        confirmedAtS,
+        (chunk) => {
+          hash.update(chunk);
+          let off = 0;
+          while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+        },
+        journal === undefined ? {} : { journal },
+      );
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -6,8 +6,11 @@ import {
   findEntry,
   hashId64,
   isSorted,
+  JOURNAL_RECORD_BYTES,
+  journalRecord,
   mergeToBuffer,
   OutcomeLog,
+  readJournal,
 } from '../../../../src/pipeline/state/entries.js';
 
 const sha = (c: string) => c.repeat(64);
@@ -77,11 +80,55 @@ describe('state entries', () => {
     expect(lookup(merged.entries, merged.count, 'v')?.payloadHash).toBe('d'.repeat(32));
   });
 
+  it('drops a journalled id unless an outcome after the split confirms it again', () => {
+    const first = new OutcomeLog();
+    for (const id of ['kept', 'sentNoOutcome', 'earlierOnly', 'resent'])
+      first.confirm(id, sha('a'));
+    const old = mergeToBuffer(empty, 0, first, 100);
+
+    const run = new OutcomeLog();
+    run.confirm('earlierOnly', sha('b')); // an earlier attempt of a resume
+    run.confirm('resent', sha('b'));
+    run.markSplit();
+    run.confirm('resent', sha('c')); // this run: confirmed again after its send
+    run.confirm('fresh', sha('c'));
+    const journal = readJournal(
+      Buffer.concat(
+        ['sentNoOutcome', 'earlierOnly', 'resent', 'resent', 'fresh', 'neverInState'].map((id) => {
+          const h = hashId64(id);
+          return journalRecord(h.hi, h.lo, Buffer.alloc(JOURNAL_RECORD_BYTES));
+        }),
+      ),
+    );
+    const merged = mergeToBuffer(old.entries, old.count, run, 200, journal);
+    const has = (id: string) => lookup(merged.entries, merged.count, id)?.payloadHash;
+    expect(has('kept')).toBe('a'.repeat(32));
+    expect(has('sentNoOutcome')).toBeUndefined();
+    expect(has('earlierOnly')).toBeUndefined();
+    expect(has('resent')).toBe('c'.repeat(32));
+    expect(has('fresh')).toBe('c'.repeat(32));
+    expect(has('neverInState')).toBeUndefined();
+    expect(merged.count).toBe(3);
+    expect(isSorted(merged.entries, merged.count)).toBe(true);
+  });
+
+  it('reads journal records sorted, leaving out a torn last record', () => {
+    const records = [
+      [5, 1],
+      [1, 9],
+      [5, 0],
+    ].map(([hi, lo]) => journalRecord(hi as number, lo as number, Buffer.alloc(8)));
+    const sorted = readJournal(Buffer.concat([...records, Buffer.from([1, 2, 3])]));
+    expect(Array.from(sorted)).toEqual([9, 1, 0, 5, 1, 5]);
+  });
+
   it('gives the same bytes whatever the chunk size of the streaming merge', () => {
     const log = new OutcomeLog();
     for (let i = 0; i < 500; i++) log.confirm(`k${i}`, sha('e'));
     const parts: Buffer[] = [];
-    const count = log.mergeInto(empty, 0, 5, (chunk) => parts.push(Buffer.from(chunk)), 7);
+    const count = log.mergeInto(empty, 0, 5, (chunk) => parts.push(Buffer.from(chunk)), {
+      chunkEntries: 7,
+    });
     expect(count).toBe(500);
     expect(Buffer.concat(parts).equals(mergeToBuffer(empty, 0, log, 5).entries)).toBe(true);
   });

@@ -348,11 +348,6 @@ describe('job state', () => {
         'JSON',
       ],
       ['a missing entries file', (dir: string) => rmSync(entriesFile(dir)), 'missing'],
-      [
-        'a garbled sending journal',
-        (dir: string) => writeFileSync(join(dir, SENDING_LOG), 'zz\n'.repeat(17)),
-        SENDING_LOG,
-      ],
     ])('%s', async (_name, damage, says) => {
       const dir = await saved();
       damage(dir);
