@@ -170,13 +170,15 @@ function nibble(code: number): number {
 
 /** Whether `entries` is strictly sorted by id hash (no duplicates): a load-time check. */
 export function isSorted(entries: Buffer, count: number): boolean {
-  for (let i = 1; i < count; i++) {
-    const a = (i - 1) * ENTRY_BYTES;
-    const b = i * ENTRY_BYTES;
-    const ha = entries.readUInt32BE(a);
-    const hb = entries.readUInt32BE(b);
-    if (ha > hb) return false;
-    if (ha === hb && entries.readUInt32BE(a + 4) >= entries.readUInt32BE(b + 4)) return false;
+  const view = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+  let hi = -1;
+  let lo = -1;
+  for (let i = 0; i < count; i++) {
+    const h = view.getUint32(i * ENTRY_BYTES);
+    const l = view.getUint32(i * ENTRY_BYTES + 4);
+    if (h < hi || (h === hi && l <= lo)) return false;
+    hi = h;
+    lo = l;
   }
   return true;
 }
@@ -390,15 +392,13 @@ export class OutcomeLog {
         // the same id may be journalled more than once (sent by several runs or rows)
         while (j < journalCount && journal[j * 2 + 1] === hi && journal[j * 2] === lo) j++;
       }
-      let keep = false;
+      // The old entry of this id (if any) is now replaced or dropped: an outcome
+      // decides, and a journalled id with no outcome after the split is dropped.
       if (fromOutcome) {
         n++;
         const confirmed = kind[i] === CONFIRM;
-        keep = i >= splitAt ? confirmed : confirmed && !fromJournal;
-        if (keep) writeNew(i);
+        if (i >= splitAt ? confirmed : confirmed && !fromJournal) writeNew(i);
       }
-      // Journalled and not confirmed after the split: the old entry (if any) is dropped.
-      if (!fromOutcome && !fromJournal && hasOld) copyOld(o - 1, o);
     }
     copyOld(o, count);
     flush();
