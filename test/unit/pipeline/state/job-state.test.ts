@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import {
   appendFileSync,
   existsSync,
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LockedError } from '../../../../src/lock-file.js';
 import { formatResultLine, RESULTS_COLUMNS } from '../../../../src/pipeline/results/writer.js';
+import { hashId64, journalRecord } from '../../../../src/pipeline/state/entries.js';
 import {
   describeState,
   type JobState,
@@ -254,6 +256,41 @@ describe('job state', () => {
     await s.commit(RUN);
     s.close();
     withState(dir, (state) => expect(state.lookup('x')).toBeUndefined());
+  });
+
+  it('takes over the lock of a run killed with SIGKILL mid-send, and does not trust what it was sending', async () => {
+    const dir = join(tempDir(), 'state');
+    await run(dir, [
+      ['x', 'updated', sha('a')],
+      ['y', 'updated', sha('a')],
+    ]);
+    const h = hashId64('x');
+    const record = journalRecord(h.hi, h.lo, Buffer.alloc(8)).toString('hex');
+    // A run that holds the state's lock and has journalled a send of x, then waits.
+    const script = `
+      const fs = require('node:fs');
+      const fd = fs.openSync(${JSON.stringify(join(dir, 'state.lock'))}, 'wx');
+      fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: require('node:os').hostname(),
+        startedAt: new Date().toISOString(), token: 'killed' }));
+      fs.closeSync(fd);
+      fs.appendFileSync(${JSON.stringify(join(dir, SENDING_LOG))}, Buffer.from('${record}', 'hex'));
+      process.stdout.write('sending\\n');
+      setInterval(() => {}, 1000);
+    `;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', () => resolve());
+      child.on('exit', (code) => reject(new Error(`child exited with ${code}`)));
+    });
+    expect(() => openState(dir, { fingerprint: FP })).toThrow(`pid ${child.pid}`);
+    child.kill('SIGKILL');
+    await exited;
+    withState(dir, (state) => {
+      expect(state.journalledAtOpen).toBe(1);
+      expect(state.isUnchanged('x', sha('a'))).toBe(false);
+      expect(state.isUnchanged('y', sha('a'))).toBe(true);
+    });
   });
 
   it('refuses a state directory of another job, naming the reason on one line', async () => {
