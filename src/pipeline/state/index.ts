@@ -7,6 +7,12 @@
  * fingerprint). I/O: store.ts (load with checks, atomic save), fold.ts (results file →
  * outcomes), job-state.ts (open + lock, lookups, journal, commit; describe). The lock
  * itself is src/lock-file.ts.
+ *
+ * A run with `--state` (see JobState's JSDoc for the why of each step): `openState`
+ * before reading the input; `startRun(out)` once the results file is open (and a
+ * resume's torn line cut); per row, in file order, `isUnchanged(id, sha256)` →
+ * `unchanged` line, else `noteSending(id)` then send; at the end, whatever stopped the
+ * run, `commit(runInfo)`; always `close()`.
  */
 export { type ConfirmedEntry, hashId64 } from './entries.js';
 export { StateError, type StateUsageCode, StateWriteError } from './errors.js';
