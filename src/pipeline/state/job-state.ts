@@ -320,10 +320,20 @@ export class JobState {
     const resultsPath = this.#resultsPath;
     if (resultsPath === undefined) throw new Error('commit before startRun');
     const foldStart = performance.now();
-    const afterLine = await countLinesBefore(resultsPath, this.#resultsOffset);
     const log = new OutcomeLog();
     const journal = loadJournal(this.dir);
-    const { counts } = await foldResultsFile(resultsPath, log, { splitAfterLine: afterLine });
+    let counts: FoldCounts;
+    try {
+      const afterLine = await countLinesBefore(resultsPath, this.#resultsOffset);
+      ({ counts } = await foldResultsFile(resultsPath, log, { splitAfterLine: afterLine }));
+    } catch (err) {
+      // At the end of a run requests have gone out: exit 3, not the input errors' 2.
+      throw new StateWriteError(
+        `cannot record the run in state ${this.dir}: reading ${resultsPath}: ${(err as Error).message}; the previous state is kept, and the next run sends again what this one could not record`,
+        this.dir,
+        { cause: err },
+      );
+    }
     const foldMs = performance.now() - foldStart;
     const saveStart = performance.now();
     const record: RunRecord = {

@@ -463,6 +463,24 @@ describe('job state', () => {
     });
   });
 
+  it('keeps the old state and exits 3 when the results file cannot be read at the end', async () => {
+    const dir = join(tempDir(), 'state');
+    await run(dir, [['a', 'updated', sha('1')]]);
+    const state = openState(dir, { fingerprint: FP });
+    const results = join(dir, '..', 'gone.csv');
+    writeFileSync(results, 'not,a,results,file\n');
+    state.startRun(results);
+    state.noteSending('a');
+    const err = await state.commit(RUN).catch((e: unknown) => e);
+    state.close();
+    expect(err).toBeInstanceOf(StateWriteError);
+    expect((err as StateWriteError).exitCode).toBe(3);
+    withState(dir, (s) => {
+      expect(s.lookup('a')?.payloadHash).toBe('1'.repeat(32));
+      expect(s.isUnchanged('a', sha('1'))).toBe(false);
+    });
+  });
+
   it('describes the state: ids, last update, runs, pending sends and holder', async () => {
     const dir = join(tempDir(), 'state');
     await run(dir, [['a', 'updated', sha('1')]]);
