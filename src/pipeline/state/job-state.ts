@@ -1,0 +1,470 @@
+/**
+ * One job's state, opened for a run: lookups while the run goes, a commit at its end.
+ *
+ * What the state may claim: "the API last confirmed payload P for id X". It is written
+ * only by {@link JobState.commit}, from the results file (fold.ts), so it never
+ * records a hash the API did not confirm. The other half of safety is never to keep a
+ * claim that may have gone stale: an id whose request went out without a known outcome
+ * (a kill -9 mid-flight, a send aborted by a second signal, a `failed` after a timeout)
+ * may now hold something else at the API. For those the run journals every id before
+ * its request goes out (`sending.log`, one 8-byte write(2) per sent row, like the
+ * results file), and a commit forgets every journalled id unless this run's part of the results
+ * file confirms it again. The journal is removed only after a commit has saved; a run
+ * that opens a state with a journal left by a killed run treats those ids as unknown
+ * (never `unchanged`) and forgets them at its own commit.
+ */
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { acquireLock, type Lock, LockedError, lockPathOf, readHolder } from '../../lock-file.js';
+import { describeFsError } from '../results/writer.js';
+import {
+  type ConfirmedEntry,
+  entryAt,
+  entryHasPayload,
+  hashId64,
+  isSha256Hex,
+  JOURNAL_RECORD_BYTES,
+  journalRecord,
+  OutcomeLog,
+  readJournal,
+  SortedEntries,
+  type SortedIdHashes,
+} from './entries.js';
+import { StateError, StateWriteError } from './errors.js';
+import { countLinesBefore, type FoldCounts, foldResultsFile } from './fold.js';
+import { type Manifest, type RunRecord, withRun } from './manifest.js';
+import {
+  type LoadedState,
+  loadState,
+  MANIFEST_FILE,
+  readManifest,
+  type SaveHooks,
+  saveState,
+} from './store.js';
+
+/** The journal of ids a run has started sending since the last commit. */
+export const SENDING_LOG = 'sending.log';
+/** The lock's base path inside a state directory (the lock file is `state.lock`). */
+const LOCK_BASE = 'state';
+
+export interface OpenStateOptions {
+  /** {@link jobFingerprint} of the run's base URL and key. */
+  fingerprint: string;
+  /**
+   * Create the directory when it does not exist (a first run). Otherwise a missing
+   * directory is an error.
+   * @default true
+   */
+  create?: boolean;
+}
+
+/** What a finished (or stopped) run tells the state for its history. */
+export interface RunInfo {
+  startedAt: Date;
+  finishedAt: Date;
+  /** Input rows read. */
+  rows: number;
+  updated: number;
+  unchanged: number;
+  failed: number;
+  /** Rows not sent for other reasons (invalid, left when stopped). */
+  other?: number;
+  /** Why the run stopped early; undefined when it finished its input. */
+  stopped?: string | undefined;
+  resume?: boolean;
+}
+
+/** What {@link JobState.commit} did. */
+export interface CommitResult {
+  manifest: Manifest;
+  /** Entries in the saved state. */
+  count: number;
+  /** What the fold read from the results file. */
+  fold: FoldCounts;
+  /** Ids forgotten for want of a known outcome (journalled sends, before the fold). */
+  journalled: number;
+  /** Wall time of the fold and of the save, ms. */
+  foldMs: number;
+  saveMs: number;
+}
+
+/**
+ * Open (and lock) the state in `dir` for a run. Refuses, with a {@link StateError} (exit
+ * 2), a directory of another job (`E_STATE_FOREIGN`), a damaged state
+ * (`E_STATE_CORRUPT`), a newer format (`E_STATE_VERSION`), a directory that is not a
+ * state directory (`E_STATE_NOT_STATE`); a state in use by a live run with a
+ * {@link LockedError} (`E_STATE_LOCKED`, exit 2). Nothing is written until
+ * {@link JobState.startRun} / {@link JobState.commit}.
+ */
+export function openState(dir: string, options: OpenStateOptions): JobState {
+  if (!existsSync(dir)) {
+    if (options.create === false) {
+      throw new StateError(`state directory ${dir} does not exist`, 'E_STATE_READ', dir);
+    }
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw new StateError(
+        `cannot create state directory ${dir}: ${describeFsError(err)}`,
+        'E_STATE_READ',
+        dir,
+        { cause: err },
+      );
+    }
+  } else if (!statSync(dir).isDirectory()) {
+    throw new StateError(`--state ${dir} is not a directory`, 'E_STATE_NOT_STATE', dir);
+  }
+  let lock: Lock;
+  try {
+    lock = acquireLock(join(dir, LOCK_BASE), {
+      what: `state directory ${dir}`,
+      code: 'E_STATE_LOCKED',
+    });
+  } catch (err) {
+    if (err instanceof LockedError) throw err;
+    throw new StateError(
+      `cannot lock state directory ${dir}: ${describeFsError(err)}`,
+      'E_STATE_READ',
+      dir,
+      { cause: err },
+    );
+  }
+  try {
+    const loaded = loadState(dir);
+    if (loaded.manifest !== undefined && loaded.manifest.fingerprint !== options.fingerprint) {
+      throw new StateError(
+        `state directory ${dir} belongs to another job (another --base-url or API key); give each job its own --state directory`,
+        'E_STATE_FOREIGN',
+        dir,
+      );
+    }
+    return new JobState(dir, options.fingerprint, loaded, lock, loadJournal(dir));
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/** The journal's id hashes, sorted (a torn last record, from a kill mid-write, is skipped). */
+function loadJournal(dir: string): SortedIdHashes {
+  try {
+    return readJournal(readFileSync(join(dir, SENDING_LOG)));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Uint32Array(0);
+    throw new StateError(
+      `cannot read ${join(dir, SENDING_LOG)}: ${describeFsError(err)}`,
+      'E_STATE_READ',
+      dir,
+      { cause: err },
+    );
+  }
+}
+
+/** A state opened by one run. Use one per run; `close()` it whatever happens. */
+export class JobState {
+  readonly dir: string;
+  readonly fingerprint: string;
+  #loaded: LoadedState;
+  #sorted: SortedEntries;
+  #lock: Lock | undefined;
+  /**
+   * Per entry: 1 when the id must be sent whatever its hash — sent earlier in this run
+   * (see {@link JobState.isUnchanged}) or journalled by a killed run. 1 byte per entry.
+   */
+  #mustSend: Uint8Array;
+  /** Journal records found at open (sends of killed runs, never committed). */
+  readonly #journalledAtOpen: number;
+  #journalFd: number | undefined;
+  #resultsPath: string | undefined;
+  #resultsOffset = 0;
+  readonly #record = Buffer.alloc(JOURNAL_RECORD_BYTES);
+  #committed = false;
+
+  /** @internal use {@link openState}. */
+  constructor(
+    dir: string,
+    fingerprint: string,
+    loaded: LoadedState,
+    lock: Lock,
+    journal: SortedIdHashes,
+  ) {
+    this.dir = dir;
+    this.fingerprint = fingerprint;
+    this.#loaded = loaded;
+    this.#sorted = new SortedEntries(loaded.entries, loaded.count);
+    this.#lock = lock;
+    this.#mustSend = new Uint8Array(loaded.count);
+    this.#journalledAtOpen = journal.length / 2;
+    for (let k = 0; k < journal.length; k += 2) {
+      const index = this.#sorted.find(journal[k + 1] as number, journal[k] as number);
+      if (index !== -1) this.#mustSend[index] = 1;
+    }
+  }
+
+  /** Ids in the state. */
+  get size(): number {
+    return this.#loaded.count;
+  }
+
+  /** The manifest as loaded; undefined for a new state. */
+  get manifest(): Manifest | undefined {
+    return this.#loaded.manifest;
+  }
+
+  /** Sends journalled by a killed run, found at open (those ids are never `unchanged`). */
+  get journalledAtOpen(): number {
+    return this.#journalledAtOpen;
+  }
+
+  /** What the state knows about `id`: the payload hash last confirmed and when. */
+  lookup(id: string): ConfirmedEntry | undefined {
+    this.#usable();
+    const h = hashId64(id);
+    const index = this.#sorted.find(h.hi, h.lo);
+    return index === -1 ? undefined : entryAt(this.#loaded.entries, index);
+  }
+
+  /**
+   * Whether a row may be skipped as `unchanged`: its payload sha256 (64 hex chars)
+   * equals the one last confirmed for its id, and its id has not been sent in this run
+   * (nor by a killed run since the last commit).
+   *
+   * Why the second condition: rows X→A (row 1) and X→B (row 5) with the state at X=B.
+   * Row 1 differs, so it is sent and the API now holds A; row 5 equals the state, but
+   * skipping it would leave A. So once an id is sent in a run, every later row of that
+   * id is sent too. This needs the run to call `isUnchanged` and {@link noteSending}
+   * for one id's rows in file order — which holds where rows are taken in order.
+   */
+  isUnchanged(id: string, payloadSha256Hex: string): boolean {
+    this.#usable();
+    if (!isSha256Hex(payloadSha256Hex)) return false;
+    const h = hashId64(id);
+    const index = this.#sorted.find(h.hi, h.lo);
+    return (
+      index !== -1 &&
+      this.#mustSend[index] === 0 &&
+      entryHasPayload(this.#loaded.entries, index, payloadSha256Hex)
+    );
+  }
+
+  /**
+   * Start a run that writes results file `resultsPath`: call after the results file is
+   * opened (and a resume's torn line repaired), before the first request. Notes where
+   * this run's lines start and opens the journal. Throws {@link StateWriteError} (exit
+   * 3) when the journal cannot be written.
+   */
+  startRun(resultsPath: string): void {
+    this.#usable();
+    this.#resultsPath = resultsPath;
+    try {
+      this.#resultsOffset = existsSync(resultsPath) ? statSync(resultsPath).size : 0;
+      this.#journalFd ??= openSync(join(this.dir, SENDING_LOG), 'a', 0o644);
+    } catch (err) {
+      throw new StateWriteError(
+        `cannot write ${join(this.dir, SENDING_LOG)}: ${describeFsError(err)}`,
+        this.dir,
+        { cause: err },
+      );
+    }
+  }
+
+  /**
+   * Note that a request for `id` is about to go out: journal it (so a kill -9 before
+   * its outcome makes the next run forget the id) and mark it sent in this run. Call
+   * for every row that is sent, before its request, in the same file order as
+   * {@link isUnchanged}. one write(2) of 8 bytes. Throws
+   * {@link StateWriteError} (exit 3) on a full disk: do not send that row.
+   */
+  noteSending(id: string): void {
+    this.#usable();
+    const fd = this.#journalFd;
+    if (fd === undefined) throw new Error('noteSending before startRun');
+    const h = hashId64(id);
+    const index = this.#sorted.find(h.hi, h.lo);
+    if (index !== -1) this.#mustSend[index] = 1;
+    try {
+      writeSync(fd, journalRecord(h.hi, h.lo, this.#record));
+    } catch (err) {
+      throw new StateWriteError(
+        `cannot write ${join(this.dir, SENDING_LOG)}: ${describeFsError(err)}; the run was stopped`,
+        this.dir,
+        { cause: err },
+      );
+    }
+  }
+
+  /**
+   * Record the run: fold the results file given to {@link startRun} into the state and
+   * save it atomically, then clear the journal. Call at the end of every run that
+   * called `startRun`, whatever its stop reason (finished, interrupted, aborted): the
+   * results file only holds outcomes, so folding it is always right. On failure
+   * ({@link StateWriteError}, exit 3) the previous state stays valid and the journal
+   * stays, so the next run re-sends what this one could not record.
+   *
+   * The outcomes, in this order: the results file's lines from before this run
+   * (earlier attempts of a `--resume`); then "forget" for every journalled id (this
+   * run's sends and any killed run's); then this run's lines, which confirm again what
+   * landed. An id sent without a results line stays forgotten.
+   */
+  async commit(run: RunInfo, hooks: SaveHooks = {}): Promise<CommitResult> {
+    this.#usable();
+    const resultsPath = this.#resultsPath;
+    if (resultsPath === undefined) throw new Error('commit before startRun');
+    const foldStart = performance.now();
+    const log = new OutcomeLog();
+    const journal = loadJournal(this.dir);
+    let counts: FoldCounts;
+    try {
+      const afterLine = await countLinesBefore(resultsPath, this.#resultsOffset);
+      ({ counts } = await foldResultsFile(resultsPath, log, { splitAfterLine: afterLine }));
+    } catch (err) {
+      // At the end of a run requests have gone out: exit 3, not the input errors' 2.
+      throw new StateWriteError(
+        `cannot record the run in state ${this.dir}: reading ${resultsPath}: ${(err as Error).message}; the previous state is kept, and the next run sends again what this one could not record`,
+        this.dir,
+        { cause: err },
+      );
+    }
+    const foldMs = performance.now() - foldStart;
+    const saveStart = performance.now();
+    const record: RunRecord = {
+      startedAt: run.startedAt.toISOString(),
+      finishedAt: run.finishedAt.toISOString(),
+      rows: run.rows,
+      updated: run.updated,
+      unchanged: run.unchanged,
+      failed: run.failed,
+      ...(run.other === undefined ? {} : { other: run.other }),
+      ...(run.stopped === undefined ? {} : { stopped: run.stopped }),
+      ...(run.resume === undefined ? {} : { resume: run.resume }),
+    };
+    const manifest = saveState(
+      this.dir,
+      this.#loaded,
+      log,
+      Math.floor(run.finishedAt.getTime() / 1000),
+      {
+        fingerprint: this.fingerprint,
+        updatedAt: new Date().toISOString(),
+        runs: withRun(this.#loaded.manifest?.runs ?? [], record),
+      },
+      hooks,
+      journal,
+    );
+    const saveMs = performance.now() - saveStart;
+    this.#closeJournal();
+    try {
+      rmSync(join(this.dir, SENDING_LOG), { force: true });
+    } catch {
+      // A journal left behind only makes the next run send those ids again.
+    }
+    // The in-memory entries are now stale (and 28 MB at 1M ids): a run commits once,
+    // at its end; reopen the state to look up again.
+    this.#committed = true;
+    this.#loaded = { manifest, entries: Buffer.alloc(0), count: 0 };
+    this.#sorted = new SortedEntries(this.#loaded.entries, 0);
+    this.#mustSend = new Uint8Array(0);
+    this.#resultsPath = undefined;
+    return {
+      manifest,
+      count: manifest.entries.count,
+      fold: counts,
+      journalled: journal.length / 2,
+      foldMs,
+      saveMs,
+    };
+  }
+
+  /** Programming errors, not user errors: the integration calls things out of order. */
+  #usable(): void {
+    if (this.#lock === undefined) throw new Error('the state is closed');
+    if (this.#committed) throw new Error('the state was committed: reopen it to use it again');
+  }
+
+  #closeJournal(): void {
+    if (this.#journalFd === undefined) return;
+    const fd = this.#journalFd;
+    this.#journalFd = undefined;
+    closeSync(fd);
+  }
+
+  /** Close the journal and release the lock. Idempotent. */
+  close(): void {
+    this.#closeJournal();
+    this.#lock?.release();
+    this.#lock = undefined;
+  }
+}
+
+/** What `clerk-bulk state DIR` shows. */
+export interface StateDescription {
+  dir: string;
+  /** False when the directory holds no saved state yet. */
+  exists: boolean;
+  ids: number;
+  updatedAt: string | undefined;
+  fingerprint: string | undefined;
+  entriesBytes: number;
+  runs: RunRecord[];
+  /** Sends journalled and not yet committed (a run going on, or killed). */
+  pendingSends: number;
+  /** The run holding the lock, if any (it may be dead: the next run takes it over). */
+  lockedBy: { pid: number; host: string; startedAt: string } | undefined;
+}
+
+/**
+ * Describe the state in `dir` without locking it or reading the entries (a run may be
+ * going on): the manifest's figures, the journal's length and the lock's holder.
+ * Throws {@link StateError} for a damaged manifest or a directory that is not a state.
+ */
+export function describeState(dir: string): StateDescription {
+  if (!existsSync(dir)) {
+    throw new StateError(`state directory ${dir} does not exist`, 'E_STATE_READ', dir);
+  }
+  const holder = readHolder(lockPathOf(join(dir, LOCK_BASE)));
+  const lockedBy =
+    holder === undefined
+      ? undefined
+      : { pid: holder.pid, host: holder.host, startedAt: holder.startedAt };
+  let pendingSends = 0;
+  try {
+    pendingSends = Math.floor(statSync(join(dir, SENDING_LOG)).size / JOURNAL_RECORD_BYTES);
+  } catch {
+    // no journal
+  }
+  if (!existsSync(join(dir, MANIFEST_FILE))) {
+    loadState(dir); // refuses a directory that is not a state directory
+    return {
+      dir,
+      exists: false,
+      ids: 0,
+      updatedAt: undefined,
+      fingerprint: undefined,
+      entriesBytes: 0,
+      runs: [],
+      pendingSends,
+      lockedBy,
+    };
+  }
+  const manifest = readManifest(dir);
+  return {
+    dir,
+    exists: true,
+    ids: manifest.entries.count,
+    updatedAt: manifest.updatedAt,
+    fingerprint: manifest.fingerprint,
+    entriesBytes: manifest.entries.bytes,
+    runs: manifest.runs,
+    pendingSends,
+    lockedBy,
+  };
+}
