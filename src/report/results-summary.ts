@@ -1,21 +1,11 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { stringify } from 'csv-stringify/sync';
 import { InputFileError } from '../errors.js';
-import {
-  isFormulaLike,
-  type ResultsRecord,
-  type ResultsScan,
-  scanResultsFile,
-  unescapeId,
-} from '../pipeline/results/scan.js';
+import { type ResultsRecord, type ResultsScan, scanResultsFile } from '../pipeline/results/scan.js';
 import { errorKind } from '../pipeline/results/tally.js';
-import { describeFsError, type RowStatus } from '../pipeline/results/writer.js';
+import type { RowStatus } from '../pipeline/results/writer.js';
 
 const STATUSES: readonly RowStatus[] = ['updated', 'failed', 'invalid', 'dry-run'];
 /** Distinct error kinds remembered; more are grouped as "(other errors)". */
 const MAX_KINDS = 1_000;
-const FAILED_OUT_COLUMNS = ['row', 'id', 'status', 'http_status', 'error'];
-const WRITE_BATCH_CHARS = 256 * 1024;
 
 export interface ResultsFileSummary {
   path: string;
@@ -118,53 +108,6 @@ export async function summariseResults(
     tornLastLine: scanned.tornLine,
     lastLineOf,
   };
-}
-
-/**
- * Write the rows left to do (last line `failed`, `invalid` or `dry-run`) to a CSV:
- * `row,id,status,http_status,error`, for fixing or for a targeted re-run. Ids are
- * written as they were in the input (the results file's formula-escaping `'` removed),
- * so the file can be fed back as input; the error cell is still neutralised.
- */
-export async function writeRowsToRetry(
-  path: string,
-  lastLineOf: Uint32Array,
-  out: string,
-): Promise<number> {
-  let fd: number;
-  try {
-    fd = openSync(out, 'w');
-  } catch (err) {
-    throw new InputFileError(`cannot write it: ${describeFsError(err)}`, 'E_FAILED_OUT_WRITE', {
-      file: out,
-    });
-  }
-  try {
-    let text = `${stringify([FAILED_OUT_COLUMNS])}`;
-    let written = 0;
-    await scan(path, (record) => {
-      if (lastLineOf[record.row] !== record.line || record.status === 'updated') return;
-      written++;
-      text += stringify([
-        [
-          record.row,
-          unescapeId(record.id),
-          record.status,
-          record.httpStatus,
-          isFormulaLike(record.error) ? `'${record.error}` : record.error,
-        ],
-      ]);
-      // The scan calls back synchronously: write in batches, so memory stays flat.
-      if (text.length >= WRITE_BATCH_CHARS) {
-        writeSync(fd, text);
-        text = '';
-      }
-    });
-    writeSync(fd, text);
-    return written;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function grow<T extends Uint8Array | Int32Array | Uint32Array>(from: T, to: T): T {
