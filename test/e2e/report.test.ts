@@ -116,4 +116,22 @@ describe('clerk-bulk report', () => {
       ].join('\n'),
     );
   });
+
+  it('says to pass --input when --failed-out finds no input beside the results, with exit 2', async () => {
+    const path = resultsFile(lines);
+    const out = join(tempDir(), 'todo.csv');
+    const res = await runCli(['report', path, '--failed-out', out]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(
+      `clerk-bulk: --failed-out copies the rows from the input file, and none was found beside ${path}: pass it with --input FILE\n`,
+    );
+    const stdin = await runCli(['report', path, '--failed-out', out, '--input', '-']);
+    expect(stdin.code).toBe(2);
+    expect(stdin.stderr).toMatch(
+      /^clerk-bulk: --input -: stdin cannot be read a second time;.*\n$/,
+    );
+    const alone = await runCli(['report', path, '--input', path]);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toBe('clerk-bulk: --input is only used with --failed-out\n');
+  });
 });
