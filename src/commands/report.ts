@@ -22,7 +22,7 @@ export async function reportCommand(
   if (typeof options.failedOut === 'string') {
     failedOut = await writeFailedOut({
       results: path,
-      lastLineOf: summary.lastLineOf,
+      rows: summary,
       input: options.input as string | undefined,
       out: options.failedOut,
     });
@@ -30,7 +30,7 @@ export async function reportCommand(
   const c = summary.counts;
   const code = c.failed + c.invalid + c['dry-run'] > 0 ? EXIT.ROWS_FAILED : EXIT.OK;
   if (options.json === true) {
-    const { lastLineOf: _, ...rest } = summary;
+    const { lastLineOf: _, toDo: __, ...rest } = summary;
     io.stdout.write(
       `${JSON.stringify({ ...rest, failedOut: failedOut ?? null, exitCode: code })}\n`,
     );

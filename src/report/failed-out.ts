@@ -12,15 +12,17 @@ import { ERROR_COLUMN } from '../pipeline/payload/columns.js';
 import { isFormulaLike, scanResultsFile, unescapeId } from '../pipeline/results/scan.js';
 import { describeFsError, escapeControl } from '../pipeline/results/writer.js';
 import { refuseOutputOverInput } from '../same-file.js';
+import type { RowsState } from './results-summary.js';
 
 /**
  * Rows left to do whose id and error are held at once. Results lines are in the order
  * rows finished, the input in row order: the rows are joined one window of row numbers
  * at a time, each window holding at most this many rows (one more pass over the
  * results file per window), so a file of a million failures does not hold a million
- * error strings. 1M rows with 10 % failed fit one window.
+ * error strings. A million rows left to do take two windows, about 25 MB each with
+ * errors of 40 characters.
  */
-const ROWS_PER_WINDOW = 200_000;
+const ROWS_PER_WINDOW = 500_000;
 const WRITE_BATCH_CHARS = 256 * 1024;
 const SCAN_OPTIONS = { notResultsCode: 'E_NOT_RESULTS', malformedCode: 'E_RESULTS_MALFORMED' };
 
@@ -28,13 +30,13 @@ const SCAN_OPTIONS = { notResultsCode: 'E_NOT_RESULTS', malformedCode: 'E_RESULT
 export interface FailedOutOptions {
   /** The results file. */
   results: string;
-  /** Last line per row, from `summariseResults`. */
-  lastLineOf: Uint32Array;
+  /** Last line per row and rows left to do, from `summariseResults`. */
+  rows: RowsState;
   /** The input file the run read. */
   input: string;
   /** Where to write the rows left to do. */
   out: string;
-  /** Rows to do held at once. @default ROWS_PER_WINDOW (200,000) */
+  /** Rows to do held at once. @default ROWS_PER_WINDOW (500,000) */
   rowsPerWindow?: number;
 }
 
@@ -44,7 +46,7 @@ export interface FailedOutOptions {
  */
 export async function writeFailedOut(options: {
   results: string;
-  lastLineOf: Uint32Array;
+  rows: RowsState;
   /** `--input`; found from the results file's name when absent. */
   input: string | undefined;
   out: string;
@@ -58,7 +60,7 @@ export async function writeFailedOut(options: {
   refuseOutputOverInput({ path: out, flag: '--failed-out' }, [
     { path: input, what: 'the input file' },
   ]);
-  const rows = await writeFailedInputRows({ results, lastLineOf: options.lastLineOf, input, out });
+  const rows = await writeFailedInputRows({ results, rows: options.rows, input, out });
   return { path: out, rows, input };
 }
 
@@ -97,15 +99,11 @@ export function findRunInput(results: string, input: string | undefined): string
  * than paired with the wrong errors. Returns the rows written.
  */
 export async function writeFailedInputRows(options: FailedOutOptions): Promise<number> {
-  const { results, lastLineOf, input, out } = options;
+  const { results, input, out } = options;
+  const { lastLineOf, toDo: todo } = options.rows;
   const rowsPerWindow = options.rowsPerWindow ?? ROWS_PER_WINDOW;
-  const todo = new Uint8Array(lastLineOf.length);
-  let lastTodo = 0;
-  await scanResultsFile(results, SCAN_OPTIONS, (record) => {
-    if (lastLineOf[record.row] !== record.line || record.status === 'updated') return;
-    todo[record.row] = 1;
-    if (record.row > lastTodo) lastTodo = record.row;
-  });
+  let lastTodo = todo.lastIndexOf(1);
+  if (lastTodo === -1) lastTodo = 0;
 
   const bom = startsWithBom(input);
   const source = await openRows(input, { precheck: false });

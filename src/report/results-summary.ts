@@ -40,13 +40,19 @@ async function scan(path: string, onLine: (record: ResultsRecord) => void): Prom
   }
 }
 
+/** Per-row state of a summary, indexed by row number: not part of the JSON. */
+export interface RowsState {
+  /** The physical line of each row's last line (0: the file has none). */
+  lastLineOf: Uint32Array;
+  /** 1 when the row's last line is not `updated` (a row left to do), else 0. */
+  toDo: Uint8Array;
+}
+
 /**
  * Summarise a results file the way resume reads it: the last line for each row wins.
  * Per-row state lives in typed arrays, so a million-line file stays small in memory.
  */
-export async function summariseResults(
-  path: string,
-): Promise<ResultsFileSummary & { lastLineOf: Uint32Array }> {
+export async function summariseResults(path: string): Promise<ResultsFileSummary & RowsState> {
   let status = new Uint8Array(1024);
   let kind = new Int32Array(1024);
   let lastLineOf = new Uint32Array(1024);
@@ -107,6 +113,7 @@ export async function summariseResults(
     topErrors,
     tornLastLine: scanned.tornLine,
     lastLineOf,
+    toDo: status.map((s) => (s > 1 ? 1 : 0)),
   };
 }
 

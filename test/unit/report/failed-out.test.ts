@@ -39,9 +39,15 @@ describe('writeFailedInputRows', () => {
           line(7, 'updated'),
         ].join('\n')}\n`,
       );
-      const { lastLineOf } = await summariseResults(results);
+      const summary = await summariseResults(results);
       const out = join(dir, 'todo.csv');
-      const rows = await writeFailedInputRows({ results, lastLineOf, input, out, rowsPerWindow });
+      const rows = await writeFailedInputRows({
+        results,
+        rows: summary,
+        input,
+        out,
+        rowsPerWindow,
+      });
       expect(rows).toBe(5);
       expect(readFileSync(out, 'utf8')).toBe(
         'id,name,clerk_bulk_error\nid3,N3,e3\nid4,N4,e4\nid6,N6,e6\nid9,N9,e9 last\nid10,N10,e10\n',
