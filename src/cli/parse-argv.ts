@@ -167,9 +167,16 @@ export function parseArgv(argv: string[]): Invocation {
           .option('json', { type: 'boolean', describe: 'print the summary as JSON' })
           .option('failed-out', {
             type: 'string',
-            describe: 'write the ids of rows left to do to this CSV',
+            describe: 'copy the input rows left to do, plus clerk_bulk_error, to this CSV',
           })
-          .epilog('Examples:\n  clerk-bulk report contacts.csv.results.csv'),
+          .option('input', {
+            type: 'string',
+            describe:
+              'with --failed-out: the CSV the run read [default: <results> without .results.csv]',
+          })
+          .epilog(
+            'Examples:\n  clerk-bulk report contacts.csv.results.csv\n  clerk-bulk report contacts.csv.results.csv --failed-out fix.csv',
+          ),
       (args) => {
         invocation = { command: 'report', options: args };
       },

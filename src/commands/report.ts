@@ -1,7 +1,7 @@
 import { EXIT, type ExitCode, UsageError } from '../errors.js';
-import { summariseResults, writeRowsToRetry } from '../report/results-summary.js';
+import { writeFailedOut } from '../report/failed-out.js';
+import { summariseResults } from '../report/results-summary.js';
 import { safeText } from '../report/safe-text.js';
-import { refuseOutputOverInput } from '../same-file.js';
 import type { CommandIo } from './update.js';
 
 /**
@@ -15,21 +15,22 @@ export async function reportCommand(
   const path = options.results;
   if (typeof path !== 'string' || path === '')
     throw new UsageError('missing the results file', 'E_USAGE');
+  if (typeof options.input === 'string' && typeof options.failedOut !== 'string')
+    throw new UsageError('--input is only used with --failed-out', 'E_USAGE');
   const summary = await summariseResults(path);
-  let failedOut: { path: string; rows: number } | undefined;
+  let failedOut: { path: string; rows: number; input: string } | undefined;
   if (typeof options.failedOut === 'string') {
-    refuseOutputOverInput({ path: options.failedOut, flag: '--failed-out' }, [
-      { path, what: 'the results file' },
-    ]);
-    failedOut = {
-      path: options.failedOut,
-      rows: await writeRowsToRetry(path, summary.lastLineOf, options.failedOut),
-    };
+    failedOut = await writeFailedOut({
+      results: path,
+      rows: summary,
+      input: options.input as string | undefined,
+      out: options.failedOut,
+    });
   }
   const c = summary.counts;
   const code = c.failed + c.invalid + c['dry-run'] > 0 ? EXIT.ROWS_FAILED : EXIT.OK;
   if (options.json === true) {
-    const { lastLineOf: _, ...rest } = summary;
+    const { lastLineOf: _, toDo: __, ...rest } = summary;
     io.stdout.write(
       `${JSON.stringify({ ...rest, failedOut: failedOut ?? null, exitCode: code })}\n`,
     );
@@ -50,7 +51,9 @@ export async function reportCommand(
       lines.push(`    ${String(count).padStart(6)}  ${safeText(error)}`);
   }
   if (failedOut !== undefined)
-    lines.push(`  ${failedOut.rows} rows left to do written to ${failedOut.path}`);
+    lines.push(
+      `  ${failedOut.rows} rows left to do copied from ${failedOut.input} to ${failedOut.path} (error in column clerk_bulk_error)`,
+    );
   if (c.failed > 0) {
     lines.push(
       '  to re-send the failed rows: clerk-bulk update <input.csv> --out <this file> --resume --retry-failed',

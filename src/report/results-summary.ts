@@ -1,21 +1,11 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { stringify } from 'csv-stringify/sync';
 import { InputFileError } from '../errors.js';
-import {
-  isFormulaLike,
-  type ResultsRecord,
-  type ResultsScan,
-  scanResultsFile,
-  unescapeId,
-} from '../pipeline/results/scan.js';
+import { type ResultsRecord, type ResultsScan, scanResultsFile } from '../pipeline/results/scan.js';
 import { errorKind } from '../pipeline/results/tally.js';
-import { describeFsError, type RowStatus } from '../pipeline/results/writer.js';
+import type { RowStatus } from '../pipeline/results/writer.js';
 
 const STATUSES: readonly RowStatus[] = ['updated', 'failed', 'invalid', 'dry-run'];
 /** Distinct error kinds remembered; more are grouped as "(other errors)". */
 const MAX_KINDS = 1_000;
-const FAILED_OUT_COLUMNS = ['row', 'id', 'status', 'http_status', 'error'];
-const WRITE_BATCH_CHARS = 256 * 1024;
 
 export interface ResultsFileSummary {
   path: string;
@@ -50,13 +40,19 @@ async function scan(path: string, onLine: (record: ResultsRecord) => void): Prom
   }
 }
 
+/** Per-row state of a summary, indexed by row number: not part of the JSON. */
+export interface RowsState {
+  /** The physical line of each row's last line (0: the file has none). */
+  lastLineOf: Uint32Array;
+  /** 1 when the row's last line is not `updated` (a row left to do), else 0. */
+  toDo: Uint8Array;
+}
+
 /**
  * Summarise a results file the way resume reads it: the last line for each row wins.
  * Per-row state lives in typed arrays, so a million-line file stays small in memory.
  */
-export async function summariseResults(
-  path: string,
-): Promise<ResultsFileSummary & { lastLineOf: Uint32Array }> {
+export async function summariseResults(path: string): Promise<ResultsFileSummary & RowsState> {
   let status = new Uint8Array(1024);
   let kind = new Int32Array(1024);
   let lastLineOf = new Uint32Array(1024);
@@ -117,54 +113,8 @@ export async function summariseResults(
     topErrors,
     tornLastLine: scanned.tornLine,
     lastLineOf,
+    toDo: status.map((s) => (s > 1 ? 1 : 0)),
   };
-}
-
-/**
- * Write the rows left to do (last line `failed`, `invalid` or `dry-run`) to a CSV:
- * `row,id,status,http_status,error`, for fixing or for a targeted re-run. Ids are
- * written as they were in the input (the results file's formula-escaping `'` removed),
- * so the file can be fed back as input; the error cell is still neutralised.
- */
-export async function writeRowsToRetry(
-  path: string,
-  lastLineOf: Uint32Array,
-  out: string,
-): Promise<number> {
-  let fd: number;
-  try {
-    fd = openSync(out, 'w');
-  } catch (err) {
-    throw new InputFileError(`cannot write it: ${describeFsError(err)}`, 'E_FAILED_OUT_WRITE', {
-      file: out,
-    });
-  }
-  try {
-    let text = `${stringify([FAILED_OUT_COLUMNS])}`;
-    let written = 0;
-    await scan(path, (record) => {
-      if (lastLineOf[record.row] !== record.line || record.status === 'updated') return;
-      written++;
-      text += stringify([
-        [
-          record.row,
-          unescapeId(record.id),
-          record.status,
-          record.httpStatus,
-          isFormulaLike(record.error) ? `'${record.error}` : record.error,
-        ],
-      ]);
-      // The scan calls back synchronously: write in batches, so memory stays flat.
-      if (text.length >= WRITE_BATCH_CHARS) {
-        writeSync(fd, text);
-        text = '';
-      }
-    });
-    writeSync(fd, text);
-    return written;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function grow<T extends Uint8Array | Int32Array | Uint32Array>(from: T, to: T): T {

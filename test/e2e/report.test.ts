@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESULTS_COLUMNS } from '../../src/pipeline/results/writer.js';
-import { readResults, runCli, tempDir, writeFile } from '../helpers.js';
+import { runCli, tempDir, writeFile } from '../helpers.js';
 
 const SHA = 'b'.repeat(64);
 const line = (row: number, id: string, status: string, http: string, error = '') =>
@@ -31,26 +31,32 @@ describe('clerk-bulk report', () => {
     expect(res.stdout).not.toMatch(/503/);
   });
 
-  it('writes the rows left to do with --failed-out', async () => {
+  it('copies the rows left to do from the input with --failed-out, found beside the results', async () => {
     const dir = tempDir();
+    writeFile(dir, 'in.csv', 'id,name\na,A\nb,B\nc,C\nd,D\ne,E\n');
+    const results = join(dir, 'in.csv.results.csv');
+    writeFileSync(results, readFileSync(resultsFile(lines)));
     const out = join(dir, 'todo.csv');
-    const res = await runCli(['report', resultsFile(lines), '--failed-out', out, '--json']);
+    const res = await runCli(['report', results, '--failed-out', out, '--json']);
     const summary = JSON.parse(res.stdout) as {
       rows: number;
       counts: Record<string, number>;
-      failedOut: { rows: number };
+      failedOut: { path: string; rows: number; input: string };
     };
     expect(summary).toMatchObject({
       rows: 5,
       counts: { updated: 2, failed: 1, invalid: 2 },
-      failedOut: { rows: 3 },
+      failedOut: { path: out, rows: 3, input: join(dir, 'in.csv') },
     });
-    const todo = readResults(out) as unknown as Array<Record<string, string>>;
-    expect(todo.map((r) => [r.row, r.id, r.status])).toEqual([
-      ['3', 'c', 'invalid'],
-      ['4', 'd', 'failed'],
-      ['5', 'e', 'invalid'],
-    ]);
+    expect(readFileSync(out, 'utf8')).toBe(
+      [
+        'id,name,clerk_bulk_error',
+        'c,C,"email: not a valid email address: ""x@"""',
+        'd,D,404 Not Found: Contact not found',
+        'e,E,"email: not a valid email address: ""y@"""',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('exits 0 when every row is updated', async () => {
@@ -82,21 +88,50 @@ describe('clerk-bulk report', () => {
     expect(json).toMatchObject({ rows: 2, tornLastLine: true });
   });
 
-  it('writes ids to --failed-out as they were in the input, so the file can be fed back', async () => {
+  it('keeps the input cells as they are in --failed-out, and neutralises only the error', async () => {
     const dir = tempDir();
-    const out = join(dir, 'todo.csv');
+    const input = writeFile(
+      dir,
+      'in.csv',
+      '\uFEFFid;name;note\n-5;=HYPERLINK(1);x\n@home;Ann;"a;b"\n7;Bo;5" screen\n\'plain;Cy;\n',
+    );
     const path = resultsFile([
       line(1, "'-5", 'failed', '404', '404 Not Found'),
-      line(2, "'=HYPERLINK(1)", 'failed', '404', '=bad'),
-      line(3, "'@home", 'invalid', '', 'email: not a valid email address: "x@"'),
-      line(4, "'plain", 'failed', '404'),
-      line(5, '"a,b"', 'failed', '404'),
+      line(2, "'@home", 'failed', '404', '=bad'),
+      line(3, '7', 'invalid', '', 'email: not a valid email address: "x@"'),
+      line(4, "'plain", 'failed', '404', '+1 problem'),
     ]);
-    const res = await runCli(['report', path, '--failed-out', out]);
+    const out = join(dir, 'todo.csv');
+    const res = await runCli(['report', path, '--failed-out', out, '--input', input]);
     expect(res.code).toBe(1);
-    const todo = readResults(out) as unknown as Array<Record<string, string>>;
-    expect(todo.map((r) => r.id)).toEqual(['-5', '=HYPERLINK(1)', '@home', "'plain", 'a,b']);
-    // The error cell is still neutralised for spreadsheets.
-    expect(todo[1]?.error).toBe("'=bad");
+    // Same delimiter and byte-order mark as the input; quotes only where a cell needs them.
+    expect(readFileSync(out, 'utf8')).toBe(
+      [
+        '\uFEFFid;name;note;clerk_bulk_error',
+        '-5;=HYPERLINK(1);x;404 Not Found',
+        `@home;Ann;"a;b";'=bad`,
+        '7;Bo;"5"" screen";"email: not a valid email address: ""x@"""',
+        `'plain;Cy;;'+1 problem`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('says to pass --input when --failed-out finds no input beside the results, with exit 2', async () => {
+    const path = resultsFile(lines);
+    const out = join(tempDir(), 'todo.csv');
+    const res = await runCli(['report', path, '--failed-out', out]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(
+      `clerk-bulk: --failed-out copies the rows from the input file, and none was found beside ${path}: pass it with --input FILE\n`,
+    );
+    const stdin = await runCli(['report', path, '--failed-out', out, '--input', '-']);
+    expect(stdin.code).toBe(2);
+    expect(stdin.stderr).toMatch(
+      /^clerk-bulk: --input -: stdin cannot be read a second time;.*\n$/,
+    );
+    const alone = await runCli(['report', path, '--input', path]);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toBe('clerk-bulk: --input is only used with --failed-out\n');
   });
 });

@@ -47,6 +47,12 @@ const UNKNOWN_LISTED = 5;
 
 const DATA_PREFIX = 'data.';
 
+/**
+ * The error column `report --failed-out` adds to the rows it copies: ignored, so the
+ * fixed file can go back to `update` with the same mapping.
+ */
+export const ERROR_COLUMN = 'clerk_bulk_error';
+
 const IGNORE: FieldTarget = { kind: 'ignore' };
 const UNNAMED: FieldTarget = { kind: 'unnamed' };
 
@@ -92,6 +98,7 @@ export function planColumns(header: string[], options: PlanColumnsOptions): Colu
   const targets = names.map((name): FieldTarget => {
     if (name === '') return UNNAMED;
     if (mapped.has(name)) return fromMapping(mapped.get(name) ?? null);
+    if (name === ERROR_COLUMN) return IGNORE;
     const field = parseFieldName(name);
     if (field !== undefined) {
       return field.kind === 'data-key'

@@ -188,7 +188,7 @@ function oneLine(text: string): string {
  * Ids of invalid rows may hold control characters; show them escaped (`\n`) so that
  * every results line is one physical line, which the torn-line repair relies on.
  */
-function escapeControl(text: string): string {
+export function escapeControl(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping them is the point
   return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
