@@ -187,6 +187,9 @@ function explain(message: string, argv: string[]): string {
   const command = (COMMANDS as readonly string[]).includes(first)
     ? (first as CommandName)
     : undefined;
+  if (command !== undefined && message.startsWith('Not enough non-option arguments')) {
+    return `missing the ${POSITIONALS[command]?.name} file: clerk-bulk ${COMMAND_LINES[command].usage}`;
+  }
   const recommended = /^Did you mean (.+)\?$/.exec(message);
   if (recommended !== null) return `unknown command "${first}": did you mean ${recommended[1]}?`;
   const unknown = /^Unknown arguments?: ([^,]+)/.exec(message);

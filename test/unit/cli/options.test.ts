@@ -242,7 +242,8 @@ describe('the command line itself', () => {
     [['update', 'in.csv', '--concurency', '3'], /did you mean --concurrency\?/],
     [['validate', 'in.csv', '--rate', '3'], /^unknown option --rate; see clerk-bulk validate/],
     [['update', 'a.csv', 'b.csv'], /^unexpected argument "b.csv"$/],
-  ])('answers %j with a suggestion', (argv, message) => {
+    [['report'], /^missing the results file: clerk-bulk report <results>$/],
+  ])('answers %j with one line that says what to do', (argv, message) => {
     expect(() => parseArgv(argv)).toThrow(refusal(message));
   });
 
