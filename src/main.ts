@@ -54,6 +54,13 @@ async function main(argv: string[]): Promise<number> {
       const { options: o, warnings } = resolveOptions({ ...invocation, command: 'mock-server' });
       warn(warnings);
       const { runMockServerCommand } = await import('./mock-server/command.js');
+      // Listening for the stop signal before the URL is printed: a parent that reads
+      // the URL and stops the server at once would otherwise kill it (Node's default
+      // for SIGTERM) and see no exit code (seen once in a full test run, loaded machine).
+      const stopped = new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
       const server = await runMockServerCommand(
         {
           port: o.port,
@@ -67,11 +74,7 @@ async function main(argv: string[]): Promise<number> {
         },
         { stdout: process.stdout },
       );
-      await new Promise<void>((resolve) => {
-        const shutdown = () => resolve();
-        process.once('SIGINT', shutdown);
-        process.once('SIGTERM', shutdown);
-      });
+      await stopped;
       await server.close();
       return EXIT.OK;
     }
