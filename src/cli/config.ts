@@ -1,139 +1,57 @@
+/**
+ * The `update` and `validate` configuration: checks that involve more than one option
+ * or a file, on top of the per-option checks of resolve-options.ts.
+ */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { InputFileError, UsageError } from '../errors.js';
 import { type Mapping, parseMapping } from '../pipeline/payload/mapping.js';
+import { camelCase, type OptionSpec, type OptionsOf, optionsOf } from './options.js';
+import { checkOption } from './resolve-options.js';
 
-export const DEFAULT_BASE_URL = 'https://web-api.clerk.chat';
+export { DEFAULT_BASE_URL } from '../defaults.js';
 
-/** Delimiter names accepted besides the character itself (a tab is hard to type). */
-const DELIMITER_NAMES: Record<string, string> = {
-  comma: ',',
-  semicolon: ';',
-  tab: '\t',
-  '\\t': '\t',
-  pipe: '|',
-};
+/** The update/validate options after resolve-options.ts: every value already checked. */
+type Checked = OptionsOf<'update'> & { input: string };
 
-/** Numbers come as text from flags and env, as numbers from a config file. Text that is
- * not a number stays text, so the message shows what was typed, not `NaN`. */
-const toNumber = (v: unknown) =>
-  typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
-
-const int = (flag: string, min: number, max: number, what: string) =>
-  z.preprocess(
-    toNumber,
-    z
-      .number({ error: (i) => `--${flag}: expected ${what}, got ${show(i.input)}` })
-      .int({ error: (i) => `--${flag}: expected ${what}, got ${show(i.input)}` })
-      .min(min, { error: (i) => `--${flag}: expected ${what}, got ${show(i.input)}` })
-      .max(max, { error: (i) => `--${flag}: expected ${what}, got ${show(i.input)}` }),
-  );
-
-function show(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
-/** The `update`/`validate` options as they come from yargs (flags, env, config file). */
-const rawUpdateSchema = z.object({
-  input: z.string({ error: 'missing the input CSV file' }).min(1, 'missing the input CSV file'),
-  out: z.string().min(1).optional(),
-  /** The `--config` file the options came from, if any (for the resume command). */
-  config: z.string().min(1).optional(),
-  resume: z.boolean().default(false),
-  retryFailed: z.boolean().default(false),
-  force: z.boolean().default(false),
-  dryRun: z.boolean().default(false),
-  apiKey: z.string().optional(),
-  baseUrl: z
-    .string()
-    .default(DEFAULT_BASE_URL)
-    .refine((v) => /^https?:\/\/[^/]/i.test(v) && URL.canParse(v), {
-      error: (i) => `--base-url: expected an http(s) URL, got ${show(i.input)}`,
-    }),
-  rate: z
-    .preprocess(
-      toNumber,
-      z
-        .number({
-          error: (i) =>
-            `--rate: expected requests per second (a number >= 0; 0 = no limit), got ${show(i.input)}`,
-        })
-        .min(0, {
-          error: (i) =>
-            `--rate: expected requests per second (a number >= 0; 0 = no limit), got ${show(i.input)}`,
-        })
-        .refine(Number.isFinite, {
-          error: (i) => `--rate: expected a finite number, got ${show(i.input)}`,
-        }),
-    )
-    .default(10),
-  concurrency: int('concurrency', 1, 1_000, 'a whole number from 1 to 1000').default(5),
-  retries: int('retries', 0, 100, 'a whole number from 0 to 100').default(5),
-  timeout: int(
-    'timeout',
-    100,
-    3_600_000,
-    'milliseconds, a whole number from 100 to 3600000',
-  ).default(30_000),
-  map: z.string().min(1).optional(),
-  empty: z
-    .enum(['omit', 'null'], {
-      error: (i) => `--empty: expected "omit" or "null", got ${show(i.input)}`,
-    })
-    .default('omit'),
-  delimiter: z
-    .string()
-    .transform((v) => DELIMITER_NAMES[v.toLowerCase()] ?? v)
-    .refine((v) => v.length === 1 && v !== '"' && v !== '\n' && v !== '\r', {
-      error: (i) =>
-        `--delimiter: expected one character (or comma, semicolon, tab, pipe), got ${show(i.input)}`,
-    })
-    .optional(),
-  limit: int('limit', 1, Number.MAX_SAFE_INTEGER, 'a whole number of rows >= 1').optional(),
-  maxErrors: int('max-errors', 1, Number.MAX_SAFE_INTEGER, 'a whole number >= 1').optional(),
-  json: z.boolean().default(false),
-  log: z
-    .enum(['text', 'json'], {
-      error: (i) => `--log: expected "text" or "json", got ${show(i.input)}`,
-    })
-    .default('text'),
-  quiet: z.boolean().default(false),
-  progressInterval: int(
-    'progress-interval',
-    1,
-    86_400,
-    'seconds, a whole number from 1 to 86400',
-  ).default(10),
-  retryBaseMs: int('retry-base-ms', 1, 60_000, 'milliseconds from 1 to 60000').default(500),
-});
-
-export type UpdateConfig = z.output<typeof rawUpdateSchema> & {
+export type UpdateConfig = Checked & {
   out: string;
   mapping: Mapping | undefined;
   /** Where the key came from, for messages (never the key itself). */
   apiKeySource: 'flag or CLERK_BULK_API_KEY' | 'CLERK_CHAT_API_KEY' | 'none';
 };
 
+const API_KEY_OPTION = optionsOf('update').find((o) => o.flag === 'api-key') as OptionSpec;
+
 /**
- * Check the update options into a Config: every value validated with an
- * expected-vs-got message, the mapping file read and checked, the key found.
+ * The update checks that span options, on options resolve-options.ts has checked one
+ * by one: the key found (and checked, from CLERK_CHAT_API_KEY too), the combinations
+ * that contradict each other refused, the mapping file read and checked.
  */
 export function toUpdateConfig(
-  raw: Record<string, unknown>,
+  checked: Partial<OptionsOf<'update'>> & Record<string, unknown>,
   env: NodeJS.ProcessEnv = process.env,
   options: { requireKey?: boolean; needsOut?: boolean } = {},
 ): UpdateConfig {
-  const parsed = rawUpdateSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(issue?.message ?? 'invalid options', 'E_OPTION');
+  const { input } = checked;
+  if (typeof input !== 'string' || input === '')
+    throw new UsageError('missing the input CSV file', 'E_OPTION');
+  // validate resolves only the options it takes: the others keep their defaults.
+  const filled: Record<string, unknown> = { ...checked, input };
+  for (const option of optionsOf('update')) {
+    const key = camelCase(option.flag);
+    if (filled[key] === undefined) filled[key] = option.default;
   }
-  const value = parsed.data;
+  const value = filled as Checked;
   let apiKey = value.apiKey;
   let apiKeySource: UpdateConfig['apiKeySource'] = 'flag or CLERK_BULK_API_KEY';
-  if (apiKey === undefined || apiKey === '') {
-    apiKey = env.CLERK_CHAT_API_KEY;
+  // validate sends nothing: a key in its environment is none of its business.
+  if ((apiKey === undefined || apiKey === '') && options.requireKey !== false) {
+    const fromEnv = env.CLERK_CHAT_API_KEY;
+    // Trimmed and checked as --api-key is: a key file saved on Windows ends in CR LF.
+    apiKey =
+      fromEnv === undefined || fromEnv.trim() === ''
+        ? undefined
+        : (checkOption(API_KEY_OPTION, fromEnv, 'CLERK_CHAT_API_KEY') as string);
     apiKeySource = 'CLERK_CHAT_API_KEY';
   }
   if (apiKey === undefined || apiKey === '') {

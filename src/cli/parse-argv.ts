@@ -1,56 +1,76 @@
-import { createRequire } from 'node:module';
+/**
+ * argv → which command, its positional argument and the flags given, with yargs
+ * builders generated from the option table (options.ts). Only the command line is read
+ * here: environment and config file are read per command by resolve-options.ts, so
+ * that a variable or config key meant for one command cannot break another.
+ */
 import yargs, { type Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
-
-const require = createRequire(import.meta.url);
+import { generalHelp, sourcesHelp } from './help-text.js';
+import {
+  COMMANDS,
+  type CommandName,
+  camelCase,
+  OPTIONS,
+  type OptionSpec,
+  optionsOf,
+  toBoolean,
+} from './options.js';
 
 export { VERSION };
 
-/** What the command line asked for, before option checking (config.ts does that). */
-export type Invocation = Command & {
-  /** Things to tell the user before running (e.g. a config file others can read). */
-  warnings: string[];
-};
-
-type Command =
-  | { command: 'update'; options: Record<string, unknown> }
-  | { command: 'validate'; options: Record<string, unknown> }
-  | { command: 'report'; options: Record<string, unknown> }
-  | { command: 'mock-server'; options: Record<string, unknown> }
+/** What the command line asked for, before option checking (resolve-options.ts does that). */
+export type Invocation =
+  | {
+      command: CommandName;
+      /** The positional argument: `input` (update, validate) or `results` (report). */
+      args: Record<string, string>;
+      /** The flags given on the command line, as yargs read them, keyed in camelCase. */
+      flags: Record<string, unknown>;
+    }
   /** `--help` or `--version` was printed by yargs: nothing left to do. */
-  | { command: 'none' };
+  | { command: 'none' }
+  /** No command at all: `help` is the usage to print before exiting 2. */
+  | { command: 'usage'; help: string };
 
-const UPDATE_EPILOG = `Examples:
+const COMMAND_LINES: Record<CommandName, { usage: string; describe: string; epilog: string }> = {
+  update: {
+    usage: 'update <input>',
+    describe: 'update contacts, one PUT per row',
+    epilog: `Examples:
   clerk-bulk update contacts.csv                       # key from CLERK_CHAT_API_KEY
   clerk-bulk update contacts.csv --dry-run             # check and show payloads, send nothing
   clerk-bulk update contacts.csv --resume              # continue an interrupted run
   clerk-bulk update contacts.csv --resume --retry-failed
   clerk-bulk update export.csv --map mapping.json --rate 20 --out nightly.results.csv
-  crm-export | clerk-bulk update - --out nightly.results.csv   # CSV from stdin`;
+  crm-export | clerk-bulk update - --out nightly.results.csv   # CSV from stdin`,
+  },
+  validate: {
+    usage: 'validate <input>',
+    describe: 'check every row, send nothing',
+    epilog:
+      'Examples:\n  clerk-bulk validate contacts.csv\n  clerk-bulk validate export.csv --map mapping.json --invalid-out to-fix.csv',
+  },
+  report: {
+    usage: 'report <results>',
+    describe: 'summarise a results file',
+    epilog: 'Examples:\n  clerk-bulk report contacts.csv.results.csv',
+  },
+  'mock-server': {
+    usage: 'mock-server',
+    describe: 'run the built-in fake Clerk Chat API on 127.0.0.1',
+    epilog:
+      'Examples:\n  clerk-bulk mock-server --port 3000 --ids 1-500 --rate-limit 50 --latency 20-80',
+  },
+};
 
-/** Options shared by `update` and `validate`: how to read and check the input. */
-function inputOptions(y: Argv): Argv {
-  return y
-    .positional('input', { type: 'string', describe: 'CSV file of contact changes (- for stdin)' })
-    .option('map', { type: 'string', describe: 'JSON file mapping CSV headers to fields' })
-    .option('empty', {
-      type: 'string',
-      choices: ['omit', 'null'],
-      describe: 'an empty cell leaves the field unchanged (omit) or clears it (null)',
-    })
-    .option('delimiter', {
-      type: 'string',
-      describe: 'field delimiter (default: detected from the header)',
-    })
-    .option('limit', { type: 'string', describe: 'process only the first N data rows' })
-    .option('config', { type: 'string', describe: 'JSON file with any of these options' });
-}
+const POSITIONALS: Partial<Record<CommandName, { name: string; describe: string }>> = {
+  update: { name: 'input', describe: 'CSV file of contact changes (- for stdin)' },
+  validate: { name: 'input', describe: 'CSV file of contact changes (- for stdin)' },
+  report: { name: 'results', describe: 'results CSV written by update' },
+};
 
-/**
- * The yargs definitions only: argv → command and raw options. Values are checked by
- * config.ts so that flags, environment and config file get the same messages.
- */
 /**
  * yargs drops a lone `-` (yargs/yargs-parser#381, open), the usual name for stdin.
  * It travels through the parser as this token, which no real argument can be (argv
@@ -58,214 +78,165 @@ function inputOptions(y: Argv): Argv {
  */
 const DASH = '\u0000-';
 
-function restoreDash(options: Record<string, unknown>): Record<string, unknown> {
-  for (const [key, value] of Object.entries(options)) {
-    if (value === DASH) options[key] = '-';
+function helpDefault(option: OptionSpec): string | undefined {
+  if (option.defaultHelp !== undefined) return option.defaultHelp;
+  if (option.default === undefined || option.kind.type === 'boolean') return undefined;
+  return String(option.default);
+}
+
+/** The yargs builder of one command, from the table. */
+function addOptions(y: Argv, command: CommandName): Argv {
+  const positional = POSITIONALS[command];
+  if (positional !== undefined)
+    y.positional(positional.name, { type: 'string', describe: positional.describe });
+  for (const option of optionsOf(command)) {
+    const defaultDescription = helpDefault(option);
+    y.option(option.flag, {
+      // Every value reaches resolve-options.ts as typed: yargs' own number parsing
+      // reads `0x10` as 16 and `fast` as NaN.
+      type: option.kind.type === 'boolean' ? 'boolean' : 'string',
+      describe: option.describe,
+      ...(option.alias === undefined ? {} : { alias: option.alias }),
+      ...(defaultDescription === undefined ? {} : { defaultDescription }),
+      ...(option.hidden === true ? { hidden: true } : {}),
+    });
+    // Listed as a number too, only so that `--help` says [number]: a key that yargs
+    // also knows as a string is never converted (yargs-parser's maybeCoerceNumber).
+    if (option.kind.type === 'number') y.number(option.flag);
   }
-  return options;
+  return y.epilog(`${COMMAND_LINES[command].epilog}\n\n${sourcesHelp(command)}`);
+}
+
+const BOOLEAN_FLAGS = new Set(
+  (OPTIONS as readonly OptionSpec[]).filter((o) => o.kind.type === 'boolean').map((o) => o.flag),
+);
+
+/**
+ * yargs reads `--dry-run=maybe` as false, silently: a dry run asked for would send.
+ * `--flag=<word>` for a boolean is read here with the words env and config accept.
+ */
+function booleanAssignments(arg: string): string {
+  const match = /^--(no-)?([a-z][a-z-]*)=(.*)$/s.exec(arg);
+  if (match === null || !BOOLEAN_FLAGS.has(match[2] as string)) return arg;
+  const [, no, flag, word] = match;
+  const value = toBoolean(word);
+  if (value === undefined)
+    throw new UsageError(`--${flag}: expected a boolean, got ${JSON.stringify(word)}`, 'E_OPTION');
+  return value === (no === undefined) ? `--${flag}` : `--no-${flag}`;
 }
 
 export function parseArgv(argv: string[]): Invocation {
-  let invocation: Command | undefined;
-  const warnings: string[] = [];
-  const parser = yargs(argv.map((arg) => (arg === '-' ? DASH : arg)))
+  let invocation: Invocation | undefined;
+  const tokens = argv.map((arg) => (arg === '-' ? DASH : booleanAssignments(arg)));
+  let parser = yargs(tokens)
     .scriptName('clerk-bulk')
     .usage('$0 <command> [options]\n\nBulk-update Clerk Chat contacts from a CSV file.')
-    .env('CLERK_BULK')
-    .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false })
-    .config('config', 'JSON file with any of these options', (path) =>
-      readConfigFile(path, warnings),
-    )
-    .command(
-      'update <input>',
-      'update contacts, one PUT per row',
-      (y) =>
-        inputOptions(y)
-          .option('out', {
-            alias: 'o',
-            type: 'string',
-            describe: 'results CSV [default: <input>.results.csv]',
-          })
-          .option('resume', {
-            type: 'boolean',
-            describe: 'continue from --out: skip rows already final there',
-          })
-          .option('retry-failed', {
-            type: 'boolean',
-            describe: 'with --resume: also re-send failed and invalid rows',
-          })
-          .option('force', { type: 'boolean', describe: 'overwrite an existing results file' })
-          .option('dry-run', {
-            type: 'boolean',
-            describe: 'validate and print payloads, send nothing',
-          })
-          .option('api-key', { type: 'string', describe: 'API key (better: CLERK_CHAT_API_KEY)' })
-          .option('base-url', {
-            type: 'string',
-            describe: 'API base URL [default: https://web-api.clerk.chat]',
-          })
-          .option('rate', {
-            type: 'string',
-            describe: 'max requests per second, 0 = no limit [default: 10]',
-          })
-          .option('concurrency', {
-            type: 'string',
-            describe: 'max requests in flight [default: 5]',
-          })
-          .option('retries', {
-            type: 'string',
-            describe: 'retries for 429, 408, 5xx, timeouts, network errors [default: 5]',
-          })
-          .option('timeout', {
-            type: 'string',
-            describe: 'per-request timeout in ms [default: 30000]',
-          })
-          .option('max-errors', { type: 'string', describe: 'abort after N failed rows' })
-          .option('json', {
-            type: 'boolean',
-            describe: 'print the final summary as JSON on stdout',
-          })
-          .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress output' })
-          .option('log', {
-            type: 'string',
-            choices: ['text', 'json'],
-            describe: 'progress lines and warnings as text or JSON lines (stderr) [default: text]',
-          })
-          .option('progress-interval', {
-            type: 'string',
-            describe: 'seconds between progress lines when not on a terminal [default: 10]',
-          })
-          .option('retry-base-ms', { type: 'string', hidden: true })
-          .epilog(UPDATE_EPILOG),
+    .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false });
+  for (const command of COMMANDS) {
+    const line = COMMAND_LINES[command];
+    parser = parser.command(
+      line.usage,
+      line.describe,
+      (y) => addOptions(y, command),
       (args) => {
-        invocation = { command: 'update', options: args };
+        invocation = toInvocation(command, args);
       },
-    )
-    .command(
-      'validate <input>',
-      'check every row, send nothing',
-      (y) =>
-        inputOptions(y)
-          .option('show', { type: 'string', describe: 'how many problems to list [default: 20]' })
-          .option('invalid-out', {
-            type: 'string',
-            describe: 'write the invalid rows to this CSV, for fixing',
-          })
-          .epilog(
-            'Examples:\n  clerk-bulk validate contacts.csv\n  clerk-bulk validate export.csv --map mapping.json --invalid-out to-fix.csv',
-          ),
-      (args) => {
-        invocation = { command: 'validate', options: args };
-      },
-    )
-    .command(
-      'report <results>',
-      'summarise a results file',
-      (y) =>
-        y
-          .positional('results', { type: 'string', describe: 'results CSV written by update' })
-          .option('json', { type: 'boolean', describe: 'print the summary as JSON' })
-          .option('failed-out', {
-            type: 'string',
-            describe: 'copy the input rows left to do, plus clerk_bulk_error, to this CSV',
-          })
-          .option('input', {
-            type: 'string',
-            describe:
-              'with --failed-out: the CSV the run read [default: <results> without .results.csv]',
-          })
-          .epilog(
-            'Examples:\n  clerk-bulk report contacts.csv.results.csv\n  clerk-bulk report contacts.csv.results.csv --failed-out fix.csv',
-          ),
-      (args) => {
-        invocation = { command: 'report', options: args };
-      },
-    )
-    .command(
-      'mock-server',
-      'run the built-in fake Clerk Chat API on 127.0.0.1',
-      (y) =>
-        y
-          .option('port', { type: 'string', describe: 'port (0 = any free port) [default: 3000]' })
-          .option('api-key', {
-            type: 'string',
-            describe: 'the key the fake API accepts [default: test-key]',
-          })
-          .option('ids', {
-            type: 'string',
-            describe: 'ids that exist: any, N, A-B or a,b,c [default: any]',
-          })
-          .option('rate-limit', {
-            type: 'string',
-            describe: 'answer 429 above this many requests per second',
-          })
-          .option('retry-after', {
-            type: 'string',
-            choices: ['seconds', 'http-date', 'x-ratelimit-reset', 'none'],
-            describe: 'how a 429 says when to come back [default: seconds]',
-          })
-          .option('fail-rate', {
-            type: 'string',
-            describe: 'share of requests answered with a 5xx (0..1)',
-          })
-          .option('latency', { type: 'string', describe: 'added latency in ms: N or MIN-MAX' })
-          .option('seed', { type: 'string', describe: 'seed for the random faults' })
-          .epilog(
-            'Examples:\n  clerk-bulk mock-server --port 3000 --ids 1-500 --rate-limit 50 --latency 20-80',
-          ),
-      (args) => {
-        invocation = { command: 'mock-server', options: args };
-      },
-    )
+    );
+  }
+  parser = parser
     .demandCommand(1, 'say which command: update, validate, report or mock-server')
+    .recommendCommands()
     .strict()
     .version(VERSION)
     .alias('h', 'help')
+    .epilog(generalHelp())
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((message, error) => {
-      throw error instanceof UsageError
-        ? error
-        : new UsageError(message ?? error?.message ?? 'bad usage');
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(explain(message ?? error?.message ?? 'bad usage', argv), 'E_USAGE');
     });
+  if (argv.length === 0) {
+    let help = '';
+    parser.showHelp((text: string) => {
+      help = text;
+    });
+    return { command: 'usage', help };
+  }
   parser.parseSync();
-  if (invocation !== undefined && 'options' in invocation) restoreDash(invocation.options);
-  return { ...(invocation ?? { command: 'none' }), warnings };
+  return invocation ?? { command: 'none' };
 }
 
-function readConfigFile(path: string, warnings: string[]): Record<string, unknown> {
-  const { readFileSync, statSync } = require('node:fs') as typeof import('node:fs');
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(
-      `--config ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-      'E_CONFIG',
-    );
+function toInvocation(command: CommandName, args: Record<string, unknown>): Invocation {
+  const flags: Record<string, unknown> = {};
+  for (const option of optionsOf(command)) {
+    const value = args[camelCase(option.flag)];
+    if (value !== undefined) flags[camelCase(option.flag)] = value === DASH ? '-' : value;
   }
-  try {
-    const value = JSON.parse(text) as unknown;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new Error('expected a JSON object of options');
+  const positional: Record<string, string> = {};
+  const name = POSITIONALS[command]?.name;
+  const value = name === undefined ? undefined : args[name];
+  if (name !== undefined && typeof value === 'string')
+    positional[name] = value === DASH ? '-' : value;
+  return { command, args: positional, flags };
+}
+
+/** yargs' message, made into one line that says what to do. */
+function explain(message: string, argv: string[]): string {
+  const first = argv[0] ?? '';
+  const command = (COMMANDS as readonly string[]).includes(first)
+    ? (first as CommandName)
+    : undefined;
+  if (command !== undefined && message.startsWith('Not enough non-option arguments')) {
+    return `missing the ${POSITIONALS[command]?.name} file: clerk-bulk ${COMMAND_LINES[command].usage}`;
+  }
+  const recommended = /^Did you mean (.+)\?$/.exec(message);
+  if (recommended !== null) return `unknown command "${first}": did you mean ${recommended[1]}?`;
+  const unknown = /^Unknown arguments?: ([^,]+)/.exec(message);
+  if (unknown === null) return message;
+  const name = (unknown[1] as string).trim();
+  const token = argv
+    .map((a) => a.replace(/=.*$/s, ''))
+    .find((a) => a === `--${name}` || a === `--no-${name}` || a === `-${name}`);
+  const asOption = token !== undefined;
+  if (command === undefined && !asOption) {
+    return `unknown command "${name}": say update, validate, report or mock-server`;
+  }
+  if (!asOption) return `unexpected argument "${name}"`;
+  const flags = [...(command === undefined ? [] : optionsOf(command).map((o) => o.flag)), 'help'];
+  const guess = closest(token.replace(/^-+/, ''), flags);
+  return `unknown option ${token}${guess === undefined ? '' : ` (did you mean --${guess}?)`}${
+    command === undefined ? '' : `; see clerk-bulk ${command} --help`
+  }`;
+}
+
+/** The candidate nearest to `word` by edit distance, if it is near enough to be a typo. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = editDistance(word, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
     }
-    const options = value as Record<string, unknown>;
-    // Paths in a job file are relative to the file, so a job folder can move as a whole.
-    const { dirname, isAbsolute, resolve } = require('node:path') as typeof import('node:path');
-    for (const key of ['map', 'out', 'failed-out', 'failedOut', 'invalid-out', 'invalidOut']) {
-      const v = options[key];
-      if (typeof v === 'string' && v !== '' && !isAbsolute(v))
-        options[key] = resolve(dirname(path), v);
-    }
-    const hasKey = 'apiKey' in options || 'api-key' in options;
-    // A key in a file that group or others can read is a leak waiting to happen.
-    if (hasKey && (statSync(path).mode & 0o077) !== 0) {
-      warnings.push(
-        `${path} holds an API key and other users can read it; run: chmod 600 ${path} (or use CLERK_CHAT_API_KEY)`,
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitute = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min(
+        substitute,
+        (previous[j] as number) + 1,
+        (current[j - 1] as number) + 1,
       );
     }
-    return options;
-  } catch (err) {
-    throw new UsageError(`--config ${path}: ${(err as Error).message}`, 'E_CONFIG');
+    previous = current;
   }
+  return previous[b.length] as number;
 }

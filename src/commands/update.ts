@@ -1,5 +1,5 @@
 import type { UpdateConfig } from '../cli/config.js';
-import { DEFAULT_BASE_URL } from '../cli/config.js';
+import { camelCase, optionsOf } from '../cli/options.js';
 import { ClerkBulkError, EXIT, type ExitCode } from '../errors.js';
 import { type SpooledInput, STDIN, STDIN_NAME, spoolStdin } from '../pipeline/input/stdin.js';
 import { type RunSummary, runUpdate } from '../pipeline/run/run-update.js';
@@ -49,25 +49,21 @@ export function resumeCommandFor(config: UpdateConfig, summary: RunSummary): str
 }
 
 /**
- * `clerk-bulk update <input> --out <out> --resume ...` with every option that differs
- * from its default (a config file too: the key may live there). Never the key itself.
+ * `clerk-bulk update <input> --out <out> --resume ...` with every option the table marks
+ * `resume` that differs from its default (a config file too: the key may live there).
+ * Never the key itself.
  */
 export function resumeCommand(config: UpdateConfig, how: { retryFailed: boolean }): string {
   const args = ['clerk-bulk', 'update', config.input, '--out', config.out];
   args.push('--resume');
   if (how.retryFailed) args.push('--retry-failed');
-  if (config.config !== undefined) args.push('--config', config.config);
-  if (config.baseUrl !== DEFAULT_BASE_URL) args.push('--base-url', config.baseUrl);
-  if (config.rate !== 10) args.push('--rate', String(config.rate));
-  if (config.concurrency !== 5) args.push('--concurrency', String(config.concurrency));
-  if (config.retries !== 5) args.push('--retries', String(config.retries));
-  if (config.timeout !== 30_000) args.push('--timeout', String(config.timeout));
-  if (config.map !== undefined) args.push('--map', config.map);
-  if (config.empty !== 'omit') args.push('--empty', config.empty);
-  if (config.delimiter !== undefined)
-    args.push('--delimiter', config.delimiter === '\t' ? 'tab' : config.delimiter);
-  if (config.limit !== undefined) args.push('--limit', String(config.limit));
-  if (config.maxErrors !== undefined) args.push('--max-errors', String(config.maxErrors));
+  const values = config as unknown as Record<string, unknown>;
+  for (const option of optionsOf('update')) {
+    const value = values[camelCase(option.flag)];
+    if (option.resume === undefined || value === undefined || value === option.default) continue;
+    const text = String(value);
+    args.push(`--${option.flag}`, option.resume === true ? text : option.resume(text));
+  }
   return args.map(shellQuote).join(' ');
 }
 
@@ -127,7 +123,6 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       retries: config.retries,
       timeoutMs: config.timeout,
       empty: config.empty,
-      retryBaseDelayMs: config.retryBaseMs,
       signal: graceful.signal,
       forceSignal: force.signal,
       ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
@@ -135,6 +130,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       ...(config.delimiter === undefined ? {} : { delimiter: config.delimiter }),
       ...(config.limit === undefined ? {} : { limit: config.limit }),
       ...(config.maxErrors === undefined ? {} : { maxErrors: config.maxErrors }),
+      ...(config.retryBaseMs === undefined ? {} : { retryBaseDelayMs: config.retryBaseMs }),
       events: {
         ...progress,
         dryRun: config.json

@@ -1,0 +1,18 @@
+/**
+ * The run's defaults, shared by the CLI's option table (src/cli/options.ts) and the
+ * library, so that `--help`, the resume command and `updateContacts()` agree.
+ * No imports: the CLI loads this before it knows which command runs.
+ */
+
+/** The Clerk Chat API (SPEC §2). */
+export const DEFAULT_BASE_URL = 'https://web-api.clerk.chat';
+/** Requests per second at most; 0 means no limit. */
+export const DEFAULT_RATE_PER_SECOND = 10;
+/** Requests in flight at most. */
+export const DEFAULT_CONCURRENCY = 5;
+/** Retries for 429, 408, 5xx, timeouts and network errors. */
+export const DEFAULT_RETRIES = 5;
+/** Per-request deadline. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** What an empty cell means: leave the field unchanged. */
+export const DEFAULT_EMPTY = 'omit';
