@@ -13,8 +13,10 @@ export const EXIT = {
   USAGE: 2,
   /** Aborted: the API refused the key, or `--max-errors` was reached. */
   ABORTED: 3,
-  /** Interrupted by SIGINT/SIGTERM. */
+  /** Interrupted by SIGINT (Ctrl-C). */
   INTERRUPTED: 130,
+  /** Stopped by SIGTERM or SIGHUP. */
+  TERMINATED: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

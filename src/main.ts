@@ -5,6 +5,7 @@
  */
 // First: caps V8 heap growth before anything else is loaded (see heap-tuning.ts).
 import './heap-tuning.js';
+import { EventEmitter } from 'node:events';
 // Commands are imported when chosen, so `--version` and `--help` start fast.
 import { parseArgv } from './cli/parse-argv.js';
 import { ClerkBulkError, EXIT } from './errors.js';
@@ -15,7 +16,7 @@ async function main(argv: string[]): Promise<number> {
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
-    signals: process,
+    signals: new EventEmitter(),
   };
   const invocation = parseArgv(argv);
   if (invocation.command === 'none') return EXIT.OK;
@@ -29,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (invocation.command) {
     case 'update': {
-      exitOnThirdSignal();
+      await watchSignals(io.signals);
       const { options, warnings } = resolveOptions({ ...invocation, command: 'update' });
       warn(warnings);
       const { toUpdateConfig } = await import('./cli/config.js');
@@ -82,22 +83,23 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /**
- * The update command answers a first SIGINT/SIGTERM by finishing the requests in flight
- * and a second by abandoning them (see commands/update.ts). A third means the operator
- * wants out now, whatever is still running; every finished row is already on disk.
+ * Stop signals for a command that sends: the first asks for a clean stop and the
+ * second abandons the requests in flight (both handled by the command, through
+ * `stops`); a third means the operator wants out now, whatever is still running.
+ * Every finished row is already on disk.
  */
-function exitOnThirdSignal(): void {
-  let signals = 0;
-  const onSignal = () => {
-    signals++;
-    if (signals < 3) return;
+async function watchSignals(stops: EventEmitter): Promise<void> {
+  const { watchStopSignals, exitCodeForSignal } = await import('./commands/signals.js');
+  watchStopSignals(process, (signal, count, counter) => {
+    if (count < 3) {
+      stops.emit('stop', signal, count);
+      return;
+    }
     process.stderr.write(
-      'clerk-bulk: third signal: exiting now; unfinished rows are sent on resume\n',
+      `clerk-bulk: third signal (${signal}): exiting now; unfinished rows are sent on resume\n`,
     );
-    process.exit(EXIT.INTERRUPTED);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+    process.exit(exitCodeForSignal(counter.first ?? signal));
+  });
 }
 
 let settled = false;

@@ -7,6 +7,7 @@ import { createProgress } from '../report/progress.js';
 import { redactor } from '../report/redact.js';
 import { safeText } from '../report/safe-text.js';
 import { formatSummary, summaryJson } from '../report/summary.js';
+import { exitCodeForSignal, type StopSignal } from './signals.js';
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
@@ -17,13 +18,17 @@ export interface CommandIo {
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
-  /** Where SIGINT/SIGTERM come from; the CLI passes `process`. */
+  /**
+   * Emits `stop` (signal, count) for each stop signal that counts (commands/signals.ts):
+   * count 1 asks for a clean stop, 2 to abandon requests in flight. main.ts wires it
+   * to the process and handles the third itself.
+   */
   signals?: NodeJS.EventEmitter;
 }
 
 /** The exit code (docs/api-trouble.md) of a run that went through to its summary. */
-export function exitCodeFor(summary: RunSummary): ExitCode {
-  if (summary.stopped === 'interrupted') return EXIT.INTERRUPTED;
+export function exitCodeFor(summary: RunSummary, signal: StopSignal = 'SIGINT'): ExitCode {
+  if (summary.stopped === 'interrupted') return exitCodeForSignal(signal);
   if (summary.stopped === 'auth' || summary.stopped === 'max-errors') return EXIT.ABORTED;
   // Rows an earlier run left failed or invalid still count: resuming a partly failed
   // run must not turn a cron job green.
@@ -82,21 +87,20 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
   const progress = { ...display, warn: (message: string) => display.warn?.(redact(message)) };
   const graceful = new AbortController();
   const force = new AbortController();
-  const onSignal = (name: string) => {
-    if (!graceful.signal.aborted) {
+  let firstSignal: StopSignal | undefined;
+  const onStop = (signal: StopSignal, count: number) => {
+    firstSignal ??= signal;
+    if (count === 1) {
       progress.warn?.(
-        `${name}: stopping; waiting for requests in flight to finish (${name} again abandons them)`,
+        `${signal}: stopping; waiting for requests in flight to finish (a second signal abandons them)`,
       );
       graceful.abort();
-    } else if (!force.signal.aborted) {
-      progress.warn?.(`${name} again: abandoning requests in flight; they are re-sent on resume`);
+    } else if (count === 2) {
+      progress.warn?.(`${signal} again: abandoning requests in flight; they are re-sent on resume`);
       force.abort();
     }
   };
-  const onInt = () => onSignal('SIGINT');
-  const onTerm = () => onSignal('SIGTERM');
-  io.signals?.on('SIGINT', onInt);
-  io.signals?.on('SIGTERM', onTerm);
+  io.signals?.on('stop', onStop);
 
   const url = new URL(config.baseUrl);
   if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
@@ -147,10 +151,9 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
   } finally {
     spooled?.remove();
     progress.stop();
-    io.signals?.off('SIGINT', onInt);
-    io.signals?.off('SIGTERM', onTerm);
+    io.signals?.off('stop', onStop);
   }
-  const code = exitCodeFor(summary);
+  const code = exitCodeFor(summary, firstSignal);
   const resume = resumeCommandFor(config, summary);
   if (config.json) {
     stdout.write(`${JSON.stringify(summaryJson(summary, code, resume))}\n`);

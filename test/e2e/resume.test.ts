@@ -119,6 +119,43 @@ describe('resume', () => {
     expect(lastLinePerRow(readResults(out)).size).toBe(3_000);
   });
 
+  it.each(['SIGTERM', 'SIGHUP'] as const)(
+    'stops cleanly on %s with exit 143 and the resume command; a repeat within a second is the same stop',
+    async (signal) => {
+      await server.close();
+      server = await startMockServer({ apiKey: KEY, ids: 'any', latencyMs: 300 });
+      const input = contactsFile(200);
+      const out = join(dir, 'out.csv');
+      const { child, done } = spawnCli(
+        [
+          'update',
+          input,
+          '--out',
+          out,
+          '--base-url',
+          server.url,
+          '--rate',
+          '0',
+          '--concurrency',
+          '4',
+        ],
+        env,
+      );
+      while (server.stats.maxInFlight < 4) await new Promise((r) => setTimeout(r, 10));
+      // As a supervisor that signals the process and its group does: twice at once.
+      child.kill(signal);
+      child.kill(signal);
+      const res = await done;
+      expect(res.code).toBe(143);
+      expect(res.stdout).toContain('Interrupted.');
+      expect(res.stdout).toMatch(/clerk-bulk update .*--resume/);
+      expect(res.stderr).toContain(`${signal}: stopping`);
+      // The repeat did not abandon the requests in flight: all of them were recorded.
+      expect(res.stderr).not.toContain('again');
+      expect(readResults(out)).toHaveLength(puts().length);
+    },
+  );
+
   it('abandons requests in flight on a second SIGINT; resume sends them again', async () => {
     await server.close();
     server = await startMockServer({ apiKey: KEY, ids: 'any', latencyMs: 2_000 });
@@ -257,8 +294,10 @@ describe('resume', () => {
       ['update', input, '--out', '/dev/full', '--force', '--base-url', server.url],
       { env },
     );
+    // A device is not a results file (a checkpoint to resume from): refused up front.
+    // A disk that fills up mid-run is test/e2e/disk-full.test.ts.
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/no space left/);
+    expect(res.stderr).toMatch(/is a device/);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
     expect(puts()).toHaveLength(0);
     const missingDir = await runCli(
