@@ -1,8 +1,10 @@
 import type { Dispatcher } from 'undici';
 import { Pool } from 'undici';
-import { contactPath } from '../payload/to-payload.js';
+import { contactPath } from './contact-path.js';
 import { describeHttpError } from './error-message.js';
 import { retryAfterMs } from './retry-after.js';
+
+export { contactPath };
 
 /** What one PUT came back with. */
 export type SendResult =
