@@ -4,7 +4,6 @@
  * per pause (the limiter does the holding), and a request that fails then is not
  * charged to its row's retries.
  */
-
 import type { SendResult } from './client.js';
 import { describe, RETRY_BASE_DELAY_MS } from './retry-policy.js';
 
