@@ -1,6 +1,7 @@
 // How a run stops when something goes wrong midway, and what it says about going on:
 // the input breaking after requests went out, --out naming the input, a signal that
 // comes when every row is already on its way, and the resume command it prints.
+// (Rows with the same id on resume: test/scenario/same-id.test.ts.)
 import { appendFileSync, linkSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -69,65 +70,11 @@ describe('--out naming the input file', () => {
       for (const extra of [['--force'], ['--resume']]) {
         const res = await runCli(updateArgv(input, out, bed.server.url, ...extra), { env });
         expect(res.code).toBe(2);
-        expect(res.stderr).toMatch(/--out .* is the input file itself/);
+        expect(res.stderr).toMatch(/--out .* is the input file .* itself/);
         expect(readFileSync(input, 'utf8')).toBe(text);
       }
     }
     expect(puts()).toHaveLength(0);
-  });
-});
-
-describe('rows with the same id on resume', () => {
-  const input = () =>
-    writeFile(
-      bed.dir,
-      'in.csv',
-      csv(
-        ['id', 'name', 'email'],
-        [
-          ['A', 'Old name', 'a@example.com'],
-          ['B', 'Bea', ''],
-          ['A', 'New name', ''],
-        ],
-      ),
-    );
-
-  it('--retry-failed re-sends the later rows of a re-sent id too, so the last row still wins', async () => {
-    const file = input();
-    const out = join(bed.dir, 'out.csv');
-    bed.server.configure({ script: [{ id: 'A', respond: { status: 500, body: 'down' } }] });
-    const first = await runCli(updateArgv(file, out, bed.server.url, '--retries', '0', '--quiet'), {
-      env,
-    });
-    expect(first.code).toBe(1);
-    expect(lastLinePerRow(readResults(out)).get(1)?.status).toBe('failed');
-    expect(bed.server.contacts.get('A')?.name).toBe('New name');
-
-    bed.server.reset();
-    const again = await runCli(
-      updateArgv(file, out, bed.server.url, '--resume', '--retry-failed'),
-      { env },
-    );
-    expect(again.code).toBe(0);
-    // Row 1 again, then row 3 after it; row 2 (another id) is left alone.
-    expect(puts().map((r) => r.id)).toEqual(['A', 'A']);
-    expect(puts()[0]?.body).toMatchObject({ name: 'Old name' });
-    expect(bed.server.contacts.get('A')?.name).toBe('New name');
-    expect(bed.server.contacts.get('A')?.email).toBe('a@example.com');
-  });
-
-  it('an edited earlier row is followed by the later rows of its id', async () => {
-    const file = input();
-    const out = join(bed.dir, 'out.csv');
-    const first = await runCli(updateArgv(file, out, bed.server.url), { env });
-    expect(first.code).toBe(0);
-    writeFileSync(file, readFileSync(file, 'utf8').replace('Old name', 'Older name'));
-
-    bed.server.reset();
-    const again = await runCli(updateArgv(file, out, bed.server.url, '--resume'), { env });
-    expect(again.code).toBe(0);
-    expect(puts().map((r) => r.id)).toEqual(['A', 'A']);
-    expect(bed.server.contacts.get('A')?.name).toBe('New name');
   });
 });
 

@@ -281,17 +281,5 @@ function buildData(
   return data;
 }
 
-/**
- * The request path for a contact id: always exactly one segment under
- * `/public/contacts/`, whatever the id holds (`/`, `?`, `#`, `%`, spaces, unicode).
- *
- * @throws TypeError for '', '.' and '..', which no encoding keeps in place (URL
- * resolution treats `.`, `%2e` and their pairs as dot-segments); the row validator
- * never lets them through.
- */
-export function contactPath(id: string): string {
-  if (id === '' || id === '.' || id === '..') {
-    throw new TypeError(`not a usable contact id: ${JSON.stringify(id)}`);
-  }
-  return `/public/contacts/${encodeURIComponent(id)}`;
-}
+// contactPath moved to the HTTP client's folder; re-exported for existing imports.
+export { contactPath } from '../send/contact-path.js';

@@ -11,9 +11,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open, writeFile } from 'node:fs/promises';
 import { VERSION } from '../../version.js';
-import type { RunSummary, UpdateOptions } from '../run/run-update.js';
-import type { ResumePlan } from './resume.js';
-import type { StatusCounts } from './tally.js';
+import type { RunSummary, UpdateOptions } from '../run/types.js';
 import type { OpenMode } from './writer.js';
 
 /** Bump when the sidecar's meaning changes: older ones are then ignored. */
@@ -57,7 +55,7 @@ export interface RunFingerprint {
   inputHash: Hash;
 }
 
-/** Rows a resume skipped, by the status their last line has (see {@link countSkips}). */
+/** Rows a resume skipped, by the status their last line has. */
 export type SkippedCounts = { updated: number; failed: number; invalid: number };
 
 function stamp(path: string): FileStamp | undefined {
@@ -152,14 +150,14 @@ function readRecord(out: string): CompleteRunRecord | undefined {
 /**
  * `--resume` of a run that is already complete: when the sidecar matches the input
  * (size, mtime and the sha256 of its bytes), the options and the results file (size
- * and mtime), and `--retry-failed` has nothing to re-send, return the summary the full
- * resume would return, without reading a row. Otherwise undefined: do the full resume.
+ * and mtime), and `--retry-failed` has nothing to re-send, return its record: the
+ * summary then follows from it without reading a row. Otherwise undefined: do the full
+ * resume.
  */
-export async function completedRunSummary(
+export async function findCompleteRun(
   options: UpdateOptions,
   fingerprint: RunFingerprint,
-  startedAt: number,
-): Promise<RunSummary | undefined> {
+): Promise<CompleteRunRecord | undefined> {
   if (options.dryRun === true || options.signal?.aborted === true) return undefined;
   const record = readRecord(options.out);
   if (record === undefined) return undefined;
@@ -178,21 +176,7 @@ export async function completedRunSummary(
   } catch {
     return undefined;
   }
-  const elapsedMs = Date.now() - startedAt;
-  const counts: StatusCounts = { updated: 0, failed: 0, invalid: 0, 'dry-run': 0 };
-  return {
-    input: options.inputName ?? options.input,
-    resultsPath: options.out,
-    dryRun: false,
-    rowsRead: record.rows,
-    counts: { ...counts, alreadyDone: record.rows, alreadyDoneNotUpdated: notUpdated },
-    requests: { sent: 0, throttled: 0, retried: 0 },
-    elapsedMs,
-    rowsPerSecond: 0,
-    stopped: undefined,
-    unfinished: 0,
-    topErrors: [],
-  };
+  return record;
 }
 
 /**
@@ -206,26 +190,6 @@ export function discardSidecar(out: string, mode: OpenMode): void {
   } catch {
     // A sidecar that cannot be removed no longer matches the results file either.
   }
-}
-
-/**
- * Wrap a resume plan to count the rows it reports done (and so the run skips), by the
- * status of their last line: the run's final accounting needs them.
- */
-export function countSkips(plan: ResumePlan): ResumePlan & { skipped: SkippedCounts } {
-  const skipped: SkippedCounts = { updated: 0, failed: 0, invalid: 0 };
-  return {
-    ...plan,
-    skipped,
-    isDone(row, id, sha256) {
-      const done = plan.isDone(row, id, sha256);
-      if (done) {
-        const status = plan.doneStatus(row);
-        if (status !== undefined) skipped[status]++;
-      }
-      return done;
-    },
-  };
 }
 
 /**

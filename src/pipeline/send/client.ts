@@ -1,9 +1,18 @@
+/**
+ * send/: everything about putting one row on the wire. client.ts (the undici client,
+ * whose results never throw), contact-path.ts, error-message.ts and retry-after.ts (what
+ * an answer says), retry-policy.ts (pure: what a result means, how long to wait),
+ * outage.ts (an API that is down, not bad rows) and row-sender.ts (one row, with its
+ * retries, through the limiter).
+ */
 import type { Dispatcher } from 'undici';
 import { Pool } from 'undici';
 import { redactor } from '../../report/redact.js';
-import { contactPath } from '../payload/to-payload.js';
+import { contactPath } from './contact-path.js';
 import { describeHttpError } from './error-message.js';
 import { retryAfterMs } from './retry-after.js';
+
+export { contactPath };
 
 /** What one PUT came back with. */
 export type SendResult =

@@ -1,0 +1,56 @@
+/**
+ * The run's summary, built in one place: for a run that read its rows and for the
+ * resume of a finished run that read none (the sidecar's fast path), so that both say
+ * the same thing about the same results file.
+ */
+import type { SkippedCounts } from '../results/sidecar.js';
+import type { StatusCounts } from '../results/tally.js';
+import type { RequestCounts, RunSummary, StopReason } from './types.js';
+
+export interface SummaryFacts {
+  input: string;
+  resultsPath: string;
+  dryRun: boolean;
+  /** Data rows read (after `limit`). */
+  rowsRead: number;
+  /** Rows finished in this run, by status. */
+  counts: Readonly<StatusCounts>;
+  /** Rows an earlier run finished and this one skipped, by the status they ended with. */
+  skipped: Readonly<SkippedCounts>;
+  requests: RequestCounts;
+  elapsedMs: number;
+  stopped: StopReason | undefined;
+  /** The reader got to the end of the file (or of `limit`) without being stopped. */
+  readAll: boolean;
+  topErrors: Array<{ error: string; count: number }>;
+}
+
+/** No rows: what a run that sent nothing starts from. */
+export const NO_ROWS: Readonly<StatusCounts> = { updated: 0, failed: 0, invalid: 0, 'dry-run': 0 };
+export const NO_SKIPS: Readonly<SkippedCounts> = { updated: 0, failed: 0, invalid: 0 };
+
+/** The summary of a run from what it counted. Pure. */
+export function buildSummary(facts: SummaryFacts): RunSummary {
+  const c = facts.counts;
+  const finished = c.updated + c.failed + c.invalid + c['dry-run'];
+  const notUpdated = facts.skipped.failed + facts.skipped.invalid;
+  const alreadyDone = facts.skipped.updated + notUpdated;
+  // A signal that came after the last row was read and every row finished anyway
+  // interrupted nothing.
+  const interruptedNothing =
+    facts.stopped === 'interrupted' && facts.readAll && facts.rowsRead === finished + alreadyDone;
+  const { elapsedMs } = facts;
+  return {
+    input: facts.input,
+    resultsPath: facts.resultsPath,
+    dryRun: facts.dryRun,
+    rowsRead: facts.rowsRead,
+    counts: { ...c, alreadyDone, alreadyDoneNotUpdated: notUpdated },
+    requests: facts.requests,
+    elapsedMs,
+    rowsPerSecond: elapsedMs > 0 ? (finished / elapsedMs) * 1000 : 0,
+    stopped: interruptedNothing ? undefined : facts.stopped,
+    unfinished: Math.max(0, facts.rowsRead - finished - alreadyDone),
+    topErrors: facts.topErrors,
+  };
+}

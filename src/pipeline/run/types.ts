@@ -1,0 +1,108 @@
+/**
+ * The run's public shapes: its options, the events it reports and the summary it
+ * returns. Types only, so that any module (the sidecar, the report) can name them
+ * without importing the runner.
+ */
+import type { Mapping } from '../payload/mapping.js';
+import type { StatusCounts } from '../results/tally.js';
+import type { ResultLine } from '../results/writer.js';
+
+export interface UpdateOptions {
+  /** Input CSV path. */
+  input: string;
+  /** What to call the input in messages and the summary. @default input */
+  inputName?: string;
+  /** Results CSV path. */
+  out: string;
+  /** Continue from `out`, skipping rows already final there. */
+  resume?: boolean;
+  /** With `resume`: also re-send rows that ended `failed` or `invalid`. */
+  retryFailed?: boolean;
+  /** Replace an existing results file. */
+  force?: boolean;
+  /** Validate and report payloads; send nothing. */
+  dryRun?: boolean;
+  /** Required unless `dryRun`. Never printed or written anywhere. */
+  apiKey?: string;
+  /** @default 'https://web-api.clerk.chat' */
+  baseUrl?: string;
+  /** Requests per second at most; 0 for no limit. @default 10 */
+  ratePerSecond?: number;
+  /** Requests in flight at most. @default 5 */
+  concurrency?: number;
+  /** Retries for 429, 5xx, timeouts and network errors. @default 5 */
+  retries?: number;
+  /** Per-request deadline. @default 30000 */
+  timeoutMs?: number;
+  /** Column mapping (already parsed and checked). */
+  mapping?: Mapping;
+  /** What an empty cell means. @default 'omit' */
+  empty?: 'omit' | 'null';
+  /** Field delimiter; detected from the header when absent. */
+  delimiter?: string;
+  /** Process only the first N data rows. */
+  limit?: number;
+  /** Abort after this many failed rows. */
+  maxErrors?: number;
+  /**
+   * Base of the exponential backoff. Outage pauses and the outage give-up time scale
+   * with it too (tests use a few ms to keep every wait short). @default 500
+   */
+  retryBaseDelayMs?: number;
+  /** Aborting it stops reading; requests already sent finish and are recorded. */
+  signal?: AbortSignal;
+  /** Aborting it also abandons requests in flight (their rows are re-sent on resume). */
+  forceSignal?: AbortSignal;
+  /** Progress and messages; every method optional. */
+  events?: RunEvents;
+}
+
+export interface RunEvents {
+  /** Once, before the first row: the results path and rows already done (resume). */
+  start?(info: { input: string; resultsPath: string; alreadyDone: number; dryRun: boolean }): void;
+  /** The fast line pre-count finished: about this many data rows in the file. */
+  total?(estimatedRows: number): void;
+  /** A row reached its final state in this run. */
+  row?(line: ResultLine, counts: Readonly<StatusCounts>): void;
+  /** A row was skipped because an earlier run finished it. */
+  skipped?(row: number): void;
+  /** A request will be retried. */
+  retry?(info: { row: number; attempt: number; reason: string; delayMs: number }): void;
+  /** The adaptive rate changed. */
+  rate?(ratePerSecond: number, reason: 'throttled' | 'recovered'): void;
+  /** Something the operator should know (rate lowered, outage pause...). */
+  warn?(message: string): void;
+  /** Dry run: the request that would be sent. */
+  dryRun?(info: { row: number; id: string; path: string; body: string }): void;
+}
+
+export type StopReason = 'interrupted' | 'auth' | 'max-errors';
+
+export interface RunSummary {
+  input: string;
+  resultsPath: string;
+  dryRun: boolean;
+  /** Data rows read in this run (after `limit`). */
+  rowsRead: number;
+  counts: StatusCounts & {
+    /** Rows finished by an earlier run and skipped (resume). */
+    alreadyDone: number;
+    /** Of those, rows that ended `failed` or `invalid` there (resume with --retry-failed). */
+    alreadyDoneNotUpdated: number;
+  };
+  requests: RequestCounts;
+  elapsedMs: number;
+  /** Rows finished per second of this run. */
+  rowsPerSecond: number;
+  stopped: StopReason | undefined;
+  /** Rows read but left unfinished (stopped run): a resume sends them. */
+  unfinished: number;
+  topErrors: Array<{ error: string; count: number }>;
+}
+
+/** Requests of one run: every one sent, the 429s among them, and the retries scheduled. */
+export interface RequestCounts {
+  sent: number;
+  throttled: number;
+  retried: number;
+}
