@@ -10,6 +10,7 @@ import {
   isSupportedCountry,
   parsePhoneNumberFromString,
 } from 'libphonenumber-js/min';
+import { z } from 'zod';
 import { excerpt } from './schema.js';
 
 export type { CountryCode } from 'libphonenumber-js/min';
@@ -42,9 +43,23 @@ export function parseCountryCode(value: string): CountryCode {
  * use): the API documents no phone check, and the stricter one refuses the fictional
  * `555` numbers test data is full of, which a server may well accept.
  */
-export function normalizePhone(cell: string, defaultCountry: CountryCode): PhoneOutcome {
+export function normalizePhone(
+  cell: string,
+  defaultCountry: CountryCode | undefined,
+): PhoneOutcome {
   const parsed = parsePhoneNumberFromString(cell, defaultCountry);
   if (parsed === undefined) {
+    // Guessing a country would send a wrong number; saying what is missing costs nothing.
+    if (
+      defaultCountry === undefined &&
+      /^\s*[(\d]/.test(cell) &&
+      !cell.trimStart().startsWith('00')
+    ) {
+      return {
+        ok: false,
+        message: `a national number needs a default country (--default-country), or write it as +<country code> <number>: ${excerpt(cell)}`,
+      };
+    }
     return { ok: false, message: `not a phone number: ${excerpt(cell)}` };
   }
   // parsed.country is undefined for a +1 number whose area code fits no region exactly.
@@ -61,4 +76,17 @@ export function normalizePhone(cell: string, defaultCountry: CountryCode): Phone
     };
   }
   return { ok: true, e164: parsed.number };
+}
+
+/**
+ * The `phone` cell schema for one default country: trimmed, non-empty cell → E.164.
+ * Built once per run, like the schemas in schema.ts.
+ */
+export function phoneCell(defaultCountry: CountryCode | undefined): z.ZodType<string, string> {
+  return z.string().transform((cell, ctx) => {
+    const outcome = normalizePhone(cell, defaultCountry);
+    if (outcome.ok) return outcome.e164;
+    ctx.issues.push({ code: 'custom', input: cell, message: outcome.message });
+    return z.NEVER;
+  });
 }
