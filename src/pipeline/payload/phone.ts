@@ -1,9 +1,11 @@
 /**
  * Phone cells → E.164, the only form the API stores (`"+14155552671"`). Pure.
  *
- * libphonenumber-js with its `min` metadata: enough to parse national numbers for a
- * default country and to check a number's length per country; the `max` metadata's
- * exact digit patterns would triple the bundle for a check the API may not even make.
+ * libphonenumber-js with its `min` metadata (84 KB): enough to parse national numbers
+ * for a default country and to check a number's length per country; the `max`
+ * metadata (156 KB) adds exact digit patterns for a check the API may not even make.
+ * A cold import takes about as long as zod's (~100 ms on a busy 2-core machine), paid
+ * only by code that imports this module.
  */
 import {
   type CountryCode,
