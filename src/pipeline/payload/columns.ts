@@ -167,7 +167,7 @@ export function planColumns(header: string[], options: PlanColumnsOptions): Colu
   });
 
   if (unknown.length > 0) throw unknownColumnsError(unknown, at, operation);
-  checkOperationFields(targets, names, templates, operation, at);
+  checkOperationFields(targets, names, operation, at);
 
   const fieldColumn = new Map<string, number>();
   let idIndex = -1;
@@ -294,7 +294,6 @@ function planTemplates(
 function checkOperationFields(
   targets: FieldTarget[],
   names: string[],
-  templates: TemplatedField[],
   operation: Operation,
   at: InputLocation,
 ): void {
@@ -303,7 +302,6 @@ function checkOperationFields(
   if (index === -1) return;
   const column = `column ${JSON.stringify(names[index])}`;
   if (operation === 'update') throw phoneOnUpdateError(column, at);
-  void templates;
   throw new InputFileError(
     `${column} feeds "id", but a new contact gets its id from the API: map it to a data key (e.g. "data.crm_id"), ignore it with null, or name it with --key`,
     'E_ID_ON_CREATE',
