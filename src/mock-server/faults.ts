@@ -1,9 +1,9 @@
 /**
- * What happens to a PUT instead of normal handling: the next matching scripted step,
- * else a random fault drawn from a seeded PRNG, else nothing.
+ * What happens to a write (PUT, POST, batch POST) instead of normal handling: the next
+ * matching scripted step, else a random fault drawn from a seeded PRNG, else nothing.
  */
 import { createPrng } from './prng.js';
-import type { FaultOptions, ScriptStep } from './types.js';
+import type { FaultOptions, ScriptStep, WriteRoute } from './types.js';
 
 /** A ready-to-send answer: body already serialised, header names lower-case. */
 export interface CannedAnswer {
@@ -17,10 +17,15 @@ export type Disruption =
   | { kind: 'server-error'; status: 500 | 502 | 503 }
   | { kind: 'reset' }
   | { kind: 'hang' }
-  | { kind: 'lost-response' };
+  | { kind: 'lost-response' }
+  | { kind: 'lost-response-500' };
+
+/** The write a disruption is drawn for. */
+export type WriteTarget = { route: 'update'; id: string } | { route: 'create' | 'batch' };
 
 interface PendingStep {
   id: string | undefined;
+  route: WriteRoute | undefined;
   remaining: number;
   disruption: Disruption;
 }
@@ -29,6 +34,7 @@ const SERVER_ERROR_STATUSES = [500, 502, 503] as const;
 const RESET: Disruption = { kind: 'reset' };
 const HANG: Disruption = { kind: 'hang' };
 const LOST_RESPONSE: Disruption = { kind: 'lost-response' };
+const LOST_RESPONSE_500: Disruption = { kind: 'lost-response-500' };
 
 export class Faults {
   #steps: PendingStep[] = [];
@@ -36,6 +42,7 @@ export class Faults {
   #resetRate = 0;
   #hangRate = 0;
   #lostResponseRate = 0;
+  #lostResponse500Rate = 0;
   #anyRate = false;
   readonly #random: () => number;
 
@@ -47,6 +54,7 @@ export class Faults {
   setScript(steps: readonly ScriptStep[]): void {
     this.#steps = steps.map((step) => ({
       id: step.id,
+      route: step.id === undefined ? step.route : 'update',
       remaining: step.times ?? 1,
       disruption: toDisruption(step.respond),
     }));
@@ -57,14 +65,25 @@ export class Faults {
     this.#resetRate = faults.resetRate ?? 0;
     this.#hangRate = faults.hangRate ?? 0;
     this.#lostResponseRate = faults.lostResponseRate ?? 0;
+    this.#lostResponse500Rate = faults.lostResponse500Rate ?? 0;
     this.#anyRate =
-      this.#serverErrorRate + this.#resetRate + this.#hangRate + this.#lostResponseRate > 0;
+      this.#serverErrorRate +
+        this.#resetRate +
+        this.#hangRate +
+        this.#lostResponseRate +
+        this.#lostResponse500Rate >
+      0;
   }
 
-  /** The disruption for the next PUT to `id`, or undefined for normal handling. */
-  next(id: string): Disruption | undefined {
+  /** The disruption for the next write, or undefined for normal handling. */
+  next(target: WriteTarget): Disruption | undefined {
     if (this.#steps.length > 0) {
-      const index = this.#steps.findIndex((step) => step.id === undefined || step.id === id);
+      const id = target.route === 'update' ? target.id : undefined;
+      const index = this.#steps.findIndex(
+        (step) =>
+          (step.route === undefined || step.route === target.route) &&
+          (step.id === undefined || step.id === id),
+      );
       const step = this.#steps[index];
       if (step !== undefined) {
         step.remaining--;
@@ -86,6 +105,8 @@ export class Faults {
     if (r < this.#hangRate) return HANG;
     r -= this.#hangRate;
     if (r < this.#lostResponseRate) return LOST_RESPONSE;
+    r -= this.#lostResponseRate;
+    if (r < this.#lostResponse500Rate) return LOST_RESPONSE_500;
     return undefined;
   }
 }
@@ -94,6 +115,7 @@ function toDisruption(respond: ScriptStep['respond']): Disruption {
   if (respond === 'reset') return RESET;
   if (respond === 'hang') return HANG;
   if (respond === 'lost-response') return LOST_RESPONSE;
+  if (respond === 'lost-response-500') return LOST_RESPONSE_500;
   return { kind: 'answer', answer: cannedAnswer(respond.status, respond.body, respond.headers) };
 }
 

@@ -8,6 +8,7 @@ export { IdRange, parseIdsSpec } from './ids-spec.js';
 export { startMockServer } from './server.js';
 export type {
   Contact,
+  DuplicatePhone,
   FaultOptions,
   MockServer,
   MockServerOptions,
@@ -18,4 +19,5 @@ export type {
   RetryAfterStyle,
   ScriptedResponse,
   ScriptStep,
+  WriteRoute,
 } from './types.js';

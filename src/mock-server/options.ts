@@ -104,7 +104,13 @@ export function checkFaults(faults: unknown): FaultOptions {
   }
   const rates = faults as Record<string, unknown>;
   let sum = 0;
-  for (const name of ['serverErrorRate', 'resetRate', 'hangRate', 'lostResponseRate']) {
+  for (const name of [
+    'serverErrorRate',
+    'resetRate',
+    'hangRate',
+    'lostResponseRate',
+    'lostResponse500Rate',
+  ]) {
     const rate = rates[name] ?? 0;
     if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) {
       fail(`faults.${name}`, 'a probability from 0 to 1', rate);
@@ -121,17 +127,30 @@ export function checkScript(script: unknown): ScriptStep[] {
   script.forEach((step: unknown, i) => {
     const where = `script[${i}]`;
     if (typeof step !== 'object' || step === null) fail(where, 'an object', step);
-    const { id, times, respond } = step as Record<string, unknown>;
+    const { id, times, respond, route } = step as Record<string, unknown>;
     if (id !== undefined && typeof id !== 'string') fail(`${where}.id`, 'a string', id);
+    if (route !== undefined && route !== 'update' && route !== 'create' && route !== 'batch') {
+      fail(`${where}.route`, "'update', 'create' or 'batch'", route);
+    }
+    if (id !== undefined && route !== undefined && route !== 'update') {
+      fail(`${where}.route`, "'update' (or nothing) when an id is given", route);
+    }
     if (times !== undefined && (!Number.isInteger(times) || (times as number) < 1)) {
       fail(`${where}.times`, 'an integer >= 1', times);
     }
-    if (respond === 'reset' || respond === 'hang' || respond === 'lost-response') return;
+    if (
+      respond === 'reset' ||
+      respond === 'hang' ||
+      respond === 'lost-response' ||
+      respond === 'lost-response-500'
+    ) {
+      return;
+    }
     const status = (respond as { status?: unknown } | null)?.status;
     if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
       fail(
         `${where}.respond`,
-        "{ status: 100..599, body?, headers? } or 'reset' | 'hang' | 'lost-response'",
+        "{ status: 100..599, body?, headers? } or 'reset' | 'hang' | 'lost-response' | 'lost-response-500'",
         respond,
       );
     }
@@ -147,4 +166,18 @@ function fail(option: string, expected: string, got: unknown): never {
     shown = String(got);
   }
   throw new TypeError(`mock server: expected \`${option}\` to be ${expected}, got ${shown}`);
+}
+
+/** The batch options of a start: see MockServerOptions. */
+export function checkBatchOptions(options: MockServerOptions): {
+  maxContacts: number;
+  status: 200 | 201;
+} {
+  const maxContacts = options.batchMaxContacts ?? 100;
+  if (!Number.isInteger(maxContacts) || maxContacts < 1) {
+    fail('batchMaxContacts', 'an integer >= 1', maxContacts);
+  }
+  const status = options.batchStatus ?? 200;
+  if (status !== 200 && status !== 201) fail('batchStatus', '200 or 201', status);
+  return { maxContacts, status };
 }

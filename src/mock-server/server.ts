@@ -1,5 +1,6 @@
 /**
- * The fake Clerk Chat contacts API on node:http. Each request is decided when its
+ * The fake Clerk Chat contacts API on node:http: PUT a contact, POST one, POST a batch
+ * (and GET a contact, plus the mock-only `GET /__admin/duplicates`). Each request is decided when its
  * headers arrive (auth, rate limit, script, faults), so the limiter sees true arrival
  * times; it is carried out once the body is read and the latency has passed, so
  * concurrent PUTs for one id really race, as they would against the real service.
@@ -8,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ContactsStore } from './contacts-store.js';
-import { type CannedAnswer, type Disruption, Faults } from './faults.js';
+import { type CannedAnswer, type Disruption, Faults, type WriteTarget } from './faults.js';
 import {
   CONTACT_NOT_FOUND_BODY,
   INTERNAL_ERROR_BODY,
@@ -22,6 +23,7 @@ import {
 import {
   type CheckedRateLimit,
   checkApiKey,
+  checkBatchOptions,
   checkFaults,
   checkLatency,
   checkRateLimit,
@@ -31,16 +33,23 @@ import {
 } from './options.js';
 import { createPrng } from './prng.js';
 import { RateLimiter, retryHeaders } from './rate-limit.js';
-import { matchRoute } from './route.js';
+import { BATCH_SEGMENT, matchRoute } from './route.js';
 import type {
   Contact,
+  DuplicatePhone,
   MockServer,
   MockServerOptions,
   MockServerSettings,
   MockServerStats,
   RecordedRequest,
 } from './types.js';
-import { checkUpdate, parseBody } from './validate-body.js';
+import {
+  type CheckedCreate,
+  checkBatch,
+  checkCreate,
+  checkUpdate,
+  parseBody,
+} from './validate-body.js';
 
 /** body-parser's default limit; larger bodies get 413. */
 const BODY_LIMIT_BYTES = 100 * 1024;
@@ -48,13 +57,21 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML_TYPE = 'text/html; charset=utf-8';
 const UNAUTHORIZED = jsonAnswer(401, UNAUTHORIZED_BODY);
 
+/** How the answer to a write that was applied goes missing, if it does. */
+type Lost = false | 'reset' | 500;
+
 /** What to do with a request, decided on arrival. */
 type Plan =
   | { kind: 'answer'; answer: CannedAnswer }
   | { kind: 'get'; id: string }
-  | { kind: 'put'; id: string; lost: boolean }
+  | { kind: 'duplicates' }
+  | { kind: 'put'; id: string; lost: Lost }
+  | { kind: 'create'; batch: boolean; lost: Lost }
   | { kind: 'bad-id'; segment: string }
-  | Exclude<Disruption, { kind: 'answer' } | { kind: 'lost-response' }>;
+  | Exclude<
+      Disruption,
+      { kind: 'answer' } | { kind: 'lost-response' } | { kind: 'lost-response-500' }
+    >;
 
 /** One request in flight. */
 interface Exchange {
@@ -81,8 +98,10 @@ class FakeClerkServer implements MockServer {
     maxInFlight: 0,
     sameIdOverlaps: 0,
     updatesApplied: 0,
+    contactsCreated: 0,
   };
   readonly #store: ContactsStore;
+  readonly #batch: { maxContacts: number; status: 200 | 201 };
   readonly #http: Server;
   readonly #host: string;
   readonly #requestedPort: number;
@@ -108,6 +127,7 @@ class FakeClerkServer implements MockServer {
     this.#requestedPort = start.port;
     this.#record = start.record;
     this.#store = new ContactsStore(start.ids);
+    this.#batch = checkBatchOptions(options);
     // Separate streams, so changing the latency does not change which requests fail.
     this.#faults = new Faults(start.seed);
     this.#latencyRandom = createPrng(start.seed ^ 0x5bd1e995);
@@ -132,6 +152,10 @@ class FakeClerkServer implements MockServer {
 
   get contacts(): Map<string, Contact> {
     return this.#store.contacts;
+  }
+
+  duplicatePhones(): DuplicatePhone[] {
+    return this.#store.duplicatePhones();
   }
 
   listen(): Promise<void> {
@@ -172,6 +196,7 @@ class FakeClerkServer implements MockServer {
     this.stats.maxInFlight = this.#inFlight;
     this.stats.sameIdOverlaps = 0;
     this.stats.updatesApplied = 0;
+    this.stats.contactsCreated = 0;
   }
 
   close(): Promise<void> {
@@ -240,9 +265,16 @@ class FakeClerkServer implements MockServer {
     route: ReturnType<typeof matchRoute>,
     req: IncomingMessage,
   ): Plan {
-    if (route.kind === 'none' || (method !== 'PUT' && method !== 'GET')) {
+    const write = writeOf(method, route);
+    const read =
+      method === 'GET' && (route.kind === 'contact' || route.kind === 'admin-duplicates');
+    // A PUT or GET whose id segment does not decode is the API's 400, not a missing route.
+    const badId = route.kind === 'bad-id' && (method === 'PUT' || method === 'GET');
+    if (write === undefined && !read && !badId) {
       return jsonAnswer(404, routeNotFound(method, target));
     }
+    // The fake's own inspection route: no key, no limit, never disturbed.
+    if (route.kind === 'admin-duplicates') return { kind: 'duplicates' };
     // Auth first: a wrong key learns nothing else, not even whether it is throttled.
     if (req.headers.apikey !== this.#apiKey) return UNAUTHORIZED;
     if (this.#limiter !== undefined && this.#rateLimit !== undefined) {
@@ -262,23 +294,36 @@ class FakeClerkServer implements MockServer {
       }
     }
     if (route.kind === 'bad-id') return { kind: 'bad-id', segment: route.segment };
-    if (method === 'GET') return { kind: 'get', id: route.id };
-    // Script and faults disturb PUTs only: GETs are for inspecting the state.
-    const disruption = this.#faults.next(route.id);
-    if (disruption === undefined) return { kind: 'put', id: route.id, lost: false };
-    switch (disruption.kind) {
-      case 'answer':
-        return { kind: 'answer', answer: disruption.answer };
-      case 'lost-response':
-        return { kind: 'put', id: route.id, lost: true };
-      default:
-        return disruption;
+    if (write === undefined) {
+      return route.kind === 'contact'
+        ? { kind: 'get', id: route.id }
+        : jsonAnswer(404, routeNotFound(method, target));
     }
+    // Script and faults disturb writes only: GETs are for inspecting the state.
+    const disruption = this.#faults.next(write);
+    let lost: Lost = false;
+    if (disruption !== undefined) {
+      switch (disruption.kind) {
+        case 'answer':
+          return { kind: 'answer', answer: disruption.answer };
+        case 'lost-response':
+          lost = 'reset';
+          break;
+        case 'lost-response-500':
+          lost = 500;
+          break;
+        default:
+          return disruption;
+      }
+    }
+    return write.route === 'update'
+      ? { kind: 'put', id: write.id, lost }
+      : { kind: 'create', batch: write.route === 'batch', lost };
   }
 
   #readBody(exchange: Exchange, plan: Plan): void {
     // Bodies are only kept when someone will look at them.
-    const keep = exchange.record !== undefined || plan.kind === 'put';
+    const keep = exchange.record !== undefined || plan.kind === 'put' || plan.kind === 'create';
     const chunks: Buffer[] = [];
     let bytes = 0;
     const { req } = exchange;
@@ -345,6 +390,12 @@ class FakeClerkServer implements MockServer {
         case 'put':
           this.#put(exchange, plan.id, plan.lost, raw, tooLarge);
           return;
+        case 'create':
+          this.#create(exchange, plan.batch, plan.lost, raw, tooLarge);
+          return;
+        case 'duplicates':
+          this.#sendJson(exchange, 200, JSON.stringify({ data: this.#store.duplicatePhones() }));
+          return;
         case 'hang':
           this.#hang(exchange);
           return;
@@ -355,7 +406,7 @@ class FakeClerkServer implements MockServer {
     }
   }
 
-  #put(exchange: Exchange, id: string, lost: boolean, raw: string, tooLarge: boolean): void {
+  #put(exchange: Exchange, id: string, lost: Lost, raw: string, tooLarge: boolean): void {
     let status: number;
     let body: string;
     // The same order as the real service: body parser, validation pipe, then the handler.
@@ -384,24 +435,70 @@ class FakeClerkServer implements MockServer {
         }
       }
     }
-    if (lost) this.#destroy(exchange, 'lost-response');
-    else this.#sendJson(exchange, status, body);
+    this.#answerWrite(exchange, lost, status, body);
   }
 
-  #sendJson(exchange: Exchange, status: number, body: string): void {
-    this.#send(exchange, status, body, { 'content-type': JSON_TYPE });
+  /**
+   * `POST /public/contacts` (201, `{data: Contact}`) or `.../batch` (`{data: [Contact]}`
+   * in request order). A batch is validated as a whole first, so a bad element creates
+   * nothing; then every contact is created, even if the answer is then lost.
+   */
+  #create(exchange: Exchange, batch: boolean, lost: Lost, raw: string, tooLarge: boolean): void {
+    let status: number;
+    let body: string;
+    const parsed = tooLarge ? undefined : parseBody(raw, exchange.req.headers['content-type']);
+    if (parsed === undefined) {
+      status = 413;
+      body = PAYLOAD_TOO_LARGE_BODY;
+    } else if (!parsed.ok) {
+      status = 400;
+      body = nestError(400, parsed.message);
+    } else {
+      const checked: CheckedCreate = batch
+        ? checkBatch(parsed.value, this.#batch.maxContacts)
+        : checkCreate(parsed.value);
+      if (!checked.ok) {
+        status = 400;
+        body = nestError(400, checked.messages);
+      } else {
+        const created = checked.contacts.map((fields) => this.#store.create(fields));
+        this.stats.contactsCreated += created.length;
+        status = batch ? this.#batch.status : 201;
+        body = JSON.stringify({ data: batch ? created : created[0] });
+      }
+    }
+    this.#answerWrite(exchange, lost, status, body);
   }
 
-  #send(exchange: Exchange, status: number, body: string, headers: Record<string, string>): void {
+  /** Send a write's answer, unless a lost-response fault eats it. */
+  #answerWrite(exchange: Exchange, lost: Lost, status: number, body: string): void {
+    if (lost === 'reset') this.#destroy(exchange, 'lost-response');
+    else if (lost === 500) {
+      this.#sendJson(exchange, 500, INTERNAL_ERROR_BODY, 'lost-response-500');
+    } else this.#sendJson(exchange, status, body);
+  }
+
+  #sendJson(exchange: Exchange, status: number, body: string, outcome?: 'lost-response-500'): void {
+    this.#send(exchange, status, body, { 'content-type': JSON_TYPE }, outcome);
+  }
+
+  #send(
+    exchange: Exchange,
+    status: number,
+    body: string,
+    headers: Record<string, string>,
+    outcome?: 'lost-response-500',
+  ): void {
     const { res, record } = exchange;
     // The client left during the latency: there is nobody to answer.
     if (exchange.closed || res.writableEnded) return;
     res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
     res.end(body);
-    this.#count(status);
+    this.#count(outcome ?? status);
     if (record !== undefined) {
       record.status = status;
       record.responseHeaders = headers;
+      if (outcome !== undefined) record.outcome = outcome;
     }
   }
 
@@ -440,6 +537,15 @@ class FakeClerkServer implements MockServer {
     if (maxMs === minMs) return minMs;
     return minMs + this.#latencyRandom() * (maxMs - minMs);
   }
+}
+
+/** Which write a request is, or undefined when it writes nothing. */
+function writeOf(method: string, route: ReturnType<typeof matchRoute>): WriteTarget | undefined {
+  if (method === 'PUT' && route.kind === 'contact') return { route: 'update', id: route.id };
+  if (method !== 'POST') return undefined;
+  if (route.kind === 'collection') return { route: 'create' };
+  if (route.kind === 'contact' && route.id === BATCH_SEGMENT) return { route: 'batch' };
+  return undefined;
 }
 
 function jsonAnswer(status: number, body: string): Plan {

@@ -47,15 +47,21 @@ export interface RateLimitOptions {
   retryAfter?: RetryAfterStyle;
 }
 
+/**
+ * Rates apply to every write: PUT, `POST /public/contacts` and `POST /public/contacts/batch`
+ * (one draw per request, so a batch fails or lands as a whole).
+ */
 export interface FaultOptions {
-  /** Share of PUTs answered 500, 502 or 503 (502/503 with an HTML body, as a proxy sends). @default 0 */
+  /** Share of writes answered 500, 502 or 503 (502/503 with an HTML body, as a proxy sends). @default 0 */
   serverErrorRate?: number;
-  /** Share of PUTs whose connection is reset without an answer. @default 0 */
+  /** Share of writes whose connection is reset without an answer. @default 0 */
   resetRate?: number;
-  /** Share of PUTs accepted and never answered (the client must time out); hung sockets are destroyed on close(). @default 0 */
+  /** Share of writes accepted and never answered (the client must time out); hung sockets are destroyed on close(). @default 0 */
   hangRate?: number;
-  /** Share of PUTs whose update is applied, then the connection reset: the client never learns it landed. @default 0 */
+  /** Share of writes that are applied (updated, created), then the connection reset: the client never learns it landed. @default 0 */
   lostResponseRate?: number;
+  /** Share of writes that are applied, then answered 500 (a failure after the commit): the client is told it failed. @default 0 */
+  lostResponse500Rate?: number;
 }
 
 /** A canned answer: an object body is sent as JSON, a string as raw text (e.g. an HTML error page). */
@@ -65,13 +71,28 @@ export interface ScriptedResponse {
   headers?: Record<string, string>;
 }
 
+/** Which write a request is: PUT to a contact, POST one contact, POST a batch. */
+export type WriteRoute = 'update' | 'create' | 'batch';
+
 export interface ScriptStep {
-  /** Only PUTs to this contact id consume the step. @default any id */
+  /** Only PUTs to this contact id consume the step (so `id` implies `route: 'update'`). @default any id */
   id?: string;
-  /** How many matching PUTs it answers. @default 1 */
+  /** Only writes of this kind consume the step. @default any write */
+  route?: WriteRoute;
+  /** How many matching writes it answers. @default 1 */
   times?: number;
-  /** A canned answer (no update is applied), or a fault: `lost-response` applies the update. */
-  respond: ScriptedResponse | 'reset' | 'hang' | 'lost-response';
+  /**
+   * A canned answer (nothing is applied), or a fault: `lost-response` applies the write
+   * and resets the connection, `lost-response-500` applies it and answers 500.
+   */
+  respond: ScriptedResponse | 'reset' | 'hang' | 'lost-response' | 'lost-response-500';
+}
+
+/** A phone held by several contacts (see MockServer.duplicatePhones). */
+export interface DuplicatePhone {
+  phone: string;
+  /** Ids holding it, in the order the server came to hold them. */
+  ids: string[];
 }
 
 export interface MockServerOptions {
@@ -105,6 +126,19 @@ export interface MockServerOptions {
   seed?: number;
   /** Keep every request in `requests`. Turn off for million-row benchmarks. @default true */
   record?: boolean;
+  /**
+   * Most contacts `POST /public/contacts/batch` takes; more is a 400 and nothing is
+   * created. The API documents no limit: 100 is this fake's assumption (a common cap,
+   * e.g. HubSpot's batch create), so a client must keep its batches configurable.
+   * @default 100
+   */
+  batchMaxContacts?: number;
+  /**
+   * Status of a successful batch. The documentation gives none; NestJS answers 201 to a
+   * POST unless told otherwise, so a client should accept either.
+   * @default 200
+   */
+  batchStatus?: 200 | 201;
 }
 
 export interface RecordedRequest {
@@ -119,9 +153,9 @@ export interface RecordedRequest {
   body: unknown;
   rawBody: string;
   apiKeyPresent: boolean;
-  /** Status answered; 0 for reset, hang, lost-response, and while still in flight. */
+  /** Status answered; 0 for reset, hang, lost-response, and while still in flight (500 for lost-response-500). */
   status: number;
-  outcome: 'answered' | 'reset' | 'hang' | 'lost-response';
+  outcome: 'answered' | 'reset' | 'hang' | 'lost-response' | 'lost-response-500';
   /** Epoch ms with sub-millisecond precision. */
   receivedAtMs: number;
   /** When the answer was finished or the socket closed; undefined while in flight (a hang until the client gives up). */
@@ -137,7 +171,7 @@ export interface RecordedRequest {
 export interface MockServerStats {
   /** Requests received. */
   total: number;
-  /** Answers by status ('200', '429', ...), plus 'reset', 'hang' and 'lost-response'. */
+  /** Answers by status ('200', '429', ...), plus 'reset', 'hang', 'lost-response' and 'lost-response-500'. */
   byStatus: Record<string, number>;
   /** Most requests in flight at once (from request received to answer finished or socket closed). */
   maxInFlight: number;
@@ -145,6 +179,8 @@ export interface MockServerStats {
   sameIdOverlaps: number;
   /** PUTs whose update was stored (including lost responses). */
   updatesApplied: number;
+  /** Contacts created by POST and batch POST (including lost responses). */
+  contactsCreated: number;
 }
 
 export type MockServerSettings = Partial<
@@ -164,6 +200,13 @@ export interface MockServer {
   configure(options: MockServerSettings): void;
   /** Clear `requests` and `stats` (not contacts), in place. */
   reset(): void;
+  /**
+   * Phones held by more than one contact where at least one was created through POST:
+   * empty when a client never created a contact twice. Mock-only, also served as
+   * `GET /__admin/duplicates`. Untouched seed contacts are left out: their made-up
+   * phones can collide by chance.
+   */
+  duplicatePhones(): DuplicatePhone[];
   /** Stop listening and destroy every socket, hung or idle, so it never hangs. */
   close(): Promise<void>;
 }

@@ -3,6 +3,7 @@
  * then a NestJS ValidationPipe with `whitelist` + `forbidNonWhitelisted`, whose
  * class-validator messages the fake repeats so error handling meets realistic text.
  */
+import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import { regexes } from 'zod';
 
 /** The fields the public API lets a PUT change. */
@@ -13,8 +14,20 @@ export interface ContactUpdate {
   data?: Record<string, unknown>;
 }
 
+/** The fields `POST /public/contacts` (and each element of a batch) sets. */
+export interface ContactCreate extends ContactUpdate {
+  /** E.164. */
+  phone: string;
+}
+
 export type ParsedBody = { ok: true; value: unknown } | { ok: false; message: string };
 export type CheckedUpdate = { ok: true; update: ContactUpdate } | { ok: false; messages: string[] };
+export type CheckedCreate =
+  | { ok: true; contacts: ContactCreate[] }
+  | { ok: false; messages: string[] };
+
+/** E.164: `+`, a country code not starting with 0, at most 15 digits in all. */
+const E164 = /^\+[1-9]\d{1,14}$/;
 
 /** The same check the tool uses, so the fake does not reject what the tool accepts. */
 const EMAIL = regexes.email;
@@ -82,6 +95,86 @@ export function checkUpdate(value: unknown): CheckedUpdate {
     }
   }
   return messages.length === 0 ? { ok: true, update } : { ok: false, messages };
+}
+
+/**
+ * Check a `POST /public/contacts` body against the create DTO. `phone` is required:
+ * every Contact the API answers has one, and a messaging contact without one is of no
+ * use; this is the fake's assumption, the documentation says nothing either way.
+ */
+export function checkCreate(value: unknown): CheckedCreate {
+  const messages = createMessages(value, '');
+  return messages.length === 0
+    ? { ok: true, contacts: [toCreate(value as Record<string, unknown>)] }
+    : { ok: false, messages };
+}
+
+/**
+ * Check a `POST /public/contacts/batch` body: `{"contacts": [...]}` with 1 to
+ * `maxContacts` valid elements. As a NestJS ValidationPipe with nested validation
+ * does, one bad element refuses the whole body (nothing is created), and messages
+ * name elements by index: `contacts.3.phone must be a valid phone number`.
+ */
+export function checkBatch(value: unknown, maxContacts: number): CheckedCreate {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, messages: ['an unknown value was passed to the validate function'] };
+  }
+  const body = value as Record<string, unknown>;
+  const messages: string[] = [];
+  for (const key of Object.keys(body)) {
+    if (key !== 'contacts') messages.push(`property ${key} should not exist`);
+  }
+  const contacts = body.contacts;
+  if (!Array.isArray(contacts)) {
+    messages.push('contacts must be an array');
+    return { ok: false, messages };
+  }
+  if (contacts.length === 0) messages.push('contacts should not be empty');
+  if (contacts.length > maxContacts) {
+    messages.push(`contacts must contain no more than ${maxContacts} elements`);
+  }
+  contacts.forEach((element, index) => {
+    messages.push(...createMessages(element, `contacts.${index}.`));
+  });
+  return messages.length === 0
+    ? { ok: true, contacts: contacts.map((element) => toCreate(element)) }
+    : { ok: false, messages };
+}
+
+/** class-validator's messages for one create DTO, each prefixed with its path. */
+function createMessages(value: unknown, prefix: string): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return prefix === ''
+      ? ['an unknown value was passed to the validate function']
+      : [`${prefix.slice(0, -1)} must be an object`];
+  }
+  const body = value as Record<string, unknown>;
+  const { phone, ...rest } = body;
+  const messages: string[] = [];
+  if (phone === undefined || phone === null || phone === '') {
+    messages.push(`${prefix}phone should not be empty`);
+  } else if (!isPhone(phone)) {
+    messages.push(`${prefix}phone must be a valid phone number`);
+  }
+  const checked = checkUpdate(rest);
+  if (!checked.ok) messages.push(...checked.messages.map((message) => prefix + message));
+  return messages;
+}
+
+function toCreate(body: Record<string, unknown>): ContactCreate {
+  const { phone, ...rest } = body;
+  const checked = checkUpdate(rest);
+  if (!checked.ok) throw new TypeError('toCreate: body was not checked');
+  return { ...checked.update, phone: phone as string };
+}
+
+/**
+ * E.164 as the API shows phones, of a possible length for its country: the same bar
+ * the tool's own phone check sets, so the fake does not refuse what the tool sends.
+ */
+function isPhone(value: unknown): value is string {
+  if (typeof value !== 'string' || !E164.test(value)) return false;
+  return parsePhoneNumberFromString(value)?.isPossible() === true;
 }
 
 function isEmail(value: unknown): value is string {

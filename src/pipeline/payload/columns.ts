@@ -3,18 +3,35 @@
  * a whole-file problem (nothing can be sent), so it throws an InputFileError at line 1.
  */
 import { InputFileError, type InputLocation } from '../../errors.js';
-import { type DataType, type Mapping, type MappingTarget, parseFieldName } from './mapping.js';
+import {
+  type DataType,
+  foldValueKey,
+  type Mapping,
+  type MappingTarget,
+  type Operation,
+  parseFieldName,
+} from './mapping.js';
+import { parseTemplate, type TemplatePart, templateColumns } from './template.js';
+
+export type { Operation } from './mapping.js';
+
+/** How a column's cells are converted beyond their field's own rule (from the mapping). */
+export interface CellOptions {
+  /** A value map: folded cell (trimmed, lower-cased) → value; `allowed` as written, for messages. @default none */
+  values?: { map: ReadonlyMap<string, unknown>; allowed: readonly string[] };
+  /** Lower-case the cell before its check (`email`). @default false */
+  lowercase?: boolean;
+}
 
 /** What one column feeds. */
 export type FieldTarget =
   | { kind: 'id' }
-  | { kind: 'name' }
-  | { kind: 'email' }
-  | { kind: 'public' }
+  /** `phone` only in a `create` plan. */
+  | ({ kind: 'name' | 'phone' | 'email' | 'public' } & CellOptions)
   /** A column holding a JSON object, sent as (the base of) `data`. */
   | { kind: 'data' }
   /** `data.<key>`, converted by `type`. @default type 'string' */
-  | { kind: 'data-key'; key: string; type: DataType }
+  | ({ kind: 'data-key'; key: string; type: DataType } & CellOptions)
   | { kind: 'ignore' }
   /**
    * A column whose header is empty (a trailing delimiter on every line, as some
@@ -30,8 +47,27 @@ export interface ColumnPlan {
   /** What messages call each column: its header name, or `column 3 (no header)`. */
   labels: string[];
   targets: FieldTarget[];
-  /** Index of the one column that feeds `id`. */
+  /** Index of the one column that feeds `id`; -1 in a `create` plan, which has none. */
   idIndex: number;
+  /** @default 'update' */
+  operation: Operation;
+  /** Index of the `key` column; -1 when no key was asked for. */
+  keyIndex: number;
+  /** Fields built from several columns (`fields` in the mapping), in mapping order. */
+  templates: TemplatedField[];
+}
+
+/** A field a mapping template builds from several columns. */
+export interface TemplatedField {
+  /** Templates make text, so `id`, `public` and `data` cannot take one. */
+  target:
+    | ({ kind: 'name' | 'phone' | 'email' } & CellOptions)
+    | ({ kind: 'data-key'; key: string; type: 'string' } & CellOptions);
+  /** What messages call it: `fields."name"`. */
+  label: string;
+  parts: TemplatePart[];
+  /** Header index of each column the template names. */
+  columnIndex: ReadonlyMap<string, number>;
 }
 
 /** Options of {@link planColumns}. */
@@ -40,6 +76,17 @@ export interface PlanColumnsOptions {
   file: string;
   /** The `--map` file. @default headers used as field names */
   mapping?: Mapping;
+  /**
+   * `update` needs an `id` column and cannot send `phone`; `create` (import, sync) needs
+   * a `phone` and cannot take an `id` (the API assigns it).
+   * @default 'update'
+   */
+  operation?: Operation;
+  /**
+   * Header of the column that identifies a row in the CRM (`--key`), matched trimmed.
+   * It need not feed a field: it is never an unknown column. @default no key column
+   */
+  key?: string;
 }
 
 /** How many unknown headers an error lists before "and N more". */
@@ -93,13 +140,22 @@ export function planColumns(header: string[], options: PlanColumnsOptions): Colu
     mapped.set(key.trim(), target);
   }
   const ignoreUnknown = options.mapping?.ignoreUnknown === true;
+  const operation = options.operation ?? 'update';
+
+  const keyIndex = options.key === undefined ? -1 : findKeyColumn(names, options.key, at);
+  const templates = planTemplates(options.mapping, names, operation, at);
+  // Columns read by --key or a template are used even when they feed no field.
+  const used = new Set<number>(keyIndex === -1 ? [] : [keyIndex]);
+  for (const template of templates) {
+    for (const index of template.columnIndex.values()) used.add(index);
+  }
 
   const unknown: string[] = [];
-  const targets = names.map((name): FieldTarget => {
+  const targets = names.map((name, index): FieldTarget => {
     if (name === '') return UNNAMED;
     if (mapped.has(name)) return fromMapping(mapped.get(name) ?? null);
     if (name === ERROR_COLUMN) return IGNORE;
-    const field = parseFieldName(name);
+    const field = parseFieldName(name, operation);
     if (field !== undefined) {
       return field.kind === 'data-key'
         ? { kind: 'data-key', key: field.key, type: 'string' }
@@ -113,11 +169,12 @@ export function planColumns(header: string[], options: PlanColumnsOptions): Colu
         at,
       );
     }
-    if (!ignoreUnknown) unknown.push(name);
+    if (!ignoreUnknown && !used.has(index)) unknown.push(name);
     return IGNORE;
   });
 
-  if (unknown.length > 0) throw unknownColumnsError(unknown, at);
+  if (unknown.length > 0) throw unknownColumnsError(unknown, at, operation);
+  checkOperationFields(targets, names, operation, at);
 
   const fieldColumn = new Map<string, number>();
   let idIndex = -1;
@@ -135,8 +192,29 @@ export function planColumns(header: string[], options: PlanColumnsOptions): Colu
     fieldColumn.set(field, index);
     if (target.kind === 'id') idIndex = index;
   });
+  for (const template of templates) {
+    const { target } = template;
+    const field = target.kind === 'data-key' ? `data.${target.key}` : target.kind;
+    const earlier = fieldColumn.get(field);
+    if (earlier !== undefined) {
+      throw new InputFileError(
+        `column ${JSON.stringify(names[earlier])} and ${template.label} both feed ${JSON.stringify(field)}`,
+        'E_HEADER_DUPLICATE',
+        at,
+      );
+    }
+    fieldColumn.set(field, -1);
+  }
 
-  if (idIndex === -1) {
+  if (operation === 'create') {
+    if (!fieldColumn.has('phone')) {
+      throw new InputFileError(
+        'no "phone" column: a contact cannot be created without a phone number: add one, or map a column or template to "phone" with --map',
+        'E_NO_PHONE_COLUMN',
+        at,
+      );
+    }
+  } else if (idIndex === -1) {
     throw new InputFileError(
       'no "id" column: add one, or map a column to "id" with --map',
       'E_NO_ID_COLUMN',
@@ -146,7 +224,104 @@ export function planColumns(header: string[], options: PlanColumnsOptions): Colu
   const labels = names.map((name, index) =>
     name === '' ? `column ${index + 1} (no header)` : name,
   );
-  return { header: names, labels, targets, idIndex };
+  return { header: names, labels, targets, idIndex, operation, keyIndex, templates };
+}
+
+/** The index of the `--key` column. */
+function findKeyColumn(names: string[], key: string, at: InputLocation): number {
+  const index = names.indexOf(key.trim());
+  if (index === -1 || key.trim() === '') {
+    throw new InputFileError(
+      `no column ${JSON.stringify(key.trim())} for --key: the header has ${names
+        .filter((name) => name !== '')
+        .slice(0, UNKNOWN_LISTED)
+        .map((name) => JSON.stringify(name))
+        .join(', ')}${names.length > UNKNOWN_LISTED ? ', ...' : ''}`,
+      'E_NO_KEY_COLUMN',
+      at,
+    );
+  }
+  return index;
+}
+
+/** The mapping's `fields` templates, their columns found in the header. */
+function planTemplates(
+  mapping: Mapping | undefined,
+  names: string[],
+  operation: Operation,
+  at: InputLocation,
+): TemplatedField[] {
+  const fields = mapping?.fields;
+  if (fields === undefined) return [];
+  const templates: TemplatedField[] = [];
+  for (const field of Object.keys(fields)) {
+    const spec = fields[field];
+    const label = `fields.${JSON.stringify(field)}`;
+    const parsed = parseFieldName(field, 'create');
+    const parts = spec === undefined ? 'no template' : parseTemplate(spec.template);
+    if (
+      typeof parts === 'string' ||
+      parsed === undefined ||
+      parsed.kind === 'id' ||
+      parsed.kind === 'public' ||
+      parsed.kind === 'data'
+    ) {
+      // Only reachable with a Mapping built in code, not one from parseMapping.
+      throw new TypeError(`mapping ${label} is not a usable template`);
+    }
+    const columnIndex = new Map<string, number>();
+    for (const column of templateColumns(parts)) {
+      const index = names.indexOf(column);
+      if (index === -1) {
+        // Unlike `columns`, not skipped: a misspelt column would quietly drop names.
+        throw new InputFileError(
+          `${label}: the template names column ${JSON.stringify(column)}, which is not in the file`,
+          'E_TEMPLATE_COLUMN',
+          at,
+        );
+      }
+      columnIndex.set(column, index);
+    }
+    const target: TemplatedField['target'] =
+      parsed.kind === 'data-key'
+        ? { kind: 'data-key', key: parsed.key, type: 'string' }
+        : spec?.lowercase === true
+          ? { kind: parsed.kind, lowercase: true }
+          : { kind: parsed.kind };
+    templates.push({ target, label, parts, columnIndex });
+  }
+  if (operation === 'update') {
+    const phone = templates.find((template) => template.target.kind === 'phone');
+    if (phone !== undefined) throw phoneOnUpdateError(phone.label, at);
+  }
+  return templates;
+}
+
+/** What the operation's body cannot carry: `phone` on a PUT, `id` on a create. */
+function checkOperationFields(
+  targets: FieldTarget[],
+  names: string[],
+  operation: Operation,
+  at: InputLocation,
+): void {
+  const banned = operation === 'update' ? 'phone' : 'id';
+  const index = targets.findIndex((target) => target.kind === banned);
+  if (index === -1) return;
+  const column = `column ${JSON.stringify(names[index])}`;
+  if (operation === 'update') throw phoneOnUpdateError(column, at);
+  throw new InputFileError(
+    `${column} feeds "id", but a new contact gets its id from the API: map it to a data key (e.g. "data.crm_id"), ignore it with null, or name it with --key`,
+    'E_ID_ON_CREATE',
+    at,
+  );
+}
+
+function phoneOnUpdateError(what: string, at: InputLocation): InputFileError {
+  return new InputFileError(
+    `${what} feeds "phone", which an update cannot change (the PUT body has no phone): ignore it with null in --map`,
+    'E_FIELD_NOT_FOR_UPDATE',
+    at,
+  );
 }
 
 /** A checked mapping target as a FieldTarget; an unparseable one cannot get here. */
@@ -154,17 +329,39 @@ function fromMapping(target: MappingTarget): FieldTarget {
   if (target === null) return IGNORE;
   const name = typeof target === 'string' ? target : target.field;
   const type = typeof target === 'string' ? undefined : target.type;
-  const field = parseFieldName(name);
+  // Every operation's fields: checkOperationFields says what this one cannot send.
+  const field = parseFieldName(name, 'create');
   if (field === undefined) {
     // Only reachable with a Mapping built in code, not one from parseMapping.
     throw new TypeError(`mapping target ${JSON.stringify(name)} is not a field`);
   }
-  return field.kind === 'data-key'
-    ? { kind: 'data-key', key: field.key, type: type ?? 'string' }
-    : field;
+  const resolved: FieldTarget =
+    field.kind === 'data-key'
+      ? { kind: 'data-key', key: field.key, type: type ?? 'string' }
+      : field;
+  if (typeof target === 'string') return resolved;
+  if (
+    resolved.kind === 'id' ||
+    resolved.kind === 'data' ||
+    resolved.kind === 'ignore' ||
+    resolved.kind === 'unnamed'
+  ) {
+    return resolved;
+  }
+  if (target.lowercase === true) resolved.lowercase = true;
+  if (target.values !== undefined) {
+    const map = new Map<string, unknown>();
+    for (const key of Object.keys(target.values)) map.set(foldValueKey(key), target.values[key]);
+    resolved.values = { map, allowed: Object.keys(target.values) };
+  }
+  return resolved;
 }
 
-function unknownColumnsError(unknown: string[], at: InputLocation): InputFileError {
+function unknownColumnsError(
+  unknown: string[],
+  at: InputLocation,
+  operation: Operation,
+): InputFileError {
   const listed = unknown
     .slice(0, UNKNOWN_LISTED)
     .map((name) => JSON.stringify(name))
@@ -178,7 +375,7 @@ function unknownColumnsError(unknown: string[], at: InputLocation): InputFileErr
     const suggestion = lower.startsWith(DATA_PREFIX)
       ? DATA_PREFIX + name.slice(DATA_PREFIX.length)
       : lower;
-    if (parseFieldName(suggestion) !== undefined) {
+    if (parseFieldName(suggestion, operation) !== undefined) {
       caseHint = ` (field names are case-sensitive: did you mean ${JSON.stringify(suggestion)} for ${JSON.stringify(name)}?)`;
       break;
     }

@@ -87,6 +87,18 @@ export function idProblem(id: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The first problem with a CRM key (`--key` column), or undefined when it is usable.
+ * Unlike an id it never goes into a URL, so `.` is a key like any other; it goes into
+ * results and state files, so it must be one line of valid Unicode.
+ */
+export function keyProblem(key: string): string | undefined {
+  if (key === '') return 'missing key: the cell is empty';
+  if (CONTROL_CHAR.test(key)) return `key contains a control character: ${excerpt(key)}`;
+  if (LONE_SURROGATE.test(key)) return `key is not valid Unicode: ${excerpt(key)}`;
+  return undefined;
+}
+
 /** `name`: any text without control characters, up to {@link NAME_MAX_CHARS}. */
 export const nameCell = z
   .string()

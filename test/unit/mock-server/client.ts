@@ -69,3 +69,13 @@ export function get(server: MockServer, id: string, options: SendOptions = {}): 
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** POST a JSON body to `/public/contacts` (one contact) or `/public/contacts/batch`. */
+export function post(
+  server: MockServer,
+  path: '/public/contacts' | '/public/contacts/batch',
+  body: unknown,
+  options: SendOptions = {},
+): Promise<Answer> {
+  return send(server, path, { ...options, method: 'POST', body });
+}

@@ -72,6 +72,7 @@ describe('stats', () => {
       maxInFlight: 0,
       sameIdOverlaps: 0,
       updatesApplied: 0,
+      contactsCreated: 0,
     });
     expect(s.contacts.get('1')?.name).toBe('kept');
     await put(s, '2', {});

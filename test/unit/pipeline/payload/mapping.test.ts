@@ -76,17 +76,17 @@ describe('parseMapping', () => {
     [
       'a target that is not a field name names the key and the value',
       { columns: { Tier: 'tier' } },
-      'mapping.json: columns."Tier": expected "id", "name", "email", "public", "data" or "data.<key>", got "tier"',
+      'mapping.json: columns."Tier": expected "id", "name", "phone", "email", "public", "data" or "data.<key>", got "tier"',
     ],
     [
       'field names are case-sensitive',
       { columns: { E: 'Email' } },
-      'mapping.json: columns."E": expected "id", "name", "email", "public", "data" or "data.<key>", got "Email"',
+      'mapping.json: columns."E": expected "id", "name", "phone", "email", "public", "data" or "data.<key>", got "Email"',
     ],
     [
       'a data key cannot be empty',
       { columns: { D: 'data.' } },
-      'mapping.json: columns."D": expected "id", "name", "email", "public", "data" or "data.<key>", got "data."',
+      'mapping.json: columns."D": expected "id", "name", "phone", "email", "public", "data" or "data.<key>", got "data."',
     ],
     [
       'an unknown data type lists the types',
@@ -101,22 +101,22 @@ describe('parseMapping', () => {
     [
       'a {field} target without field says so',
       { columns: { Tier: { type: 'number' } } },
-      'mapping.json: columns."Tier".field: expected "id", "name", "email", "public", "data" or "data.<key>", got nothing',
+      'mapping.json: columns."Tier".field: expected "id", "name", "phone", "email", "public", "data" or "data.<key>", got nothing',
     ],
     [
       'a misspelt key in a {field} target is named',
       { columns: { Tier: { field: 'data.tier', typ: 'number' } } },
-      'mapping.json: columns."Tier": unknown key "typ": expected "field" or "type"',
+      'mapping.json: columns."Tier": unknown key "typ": expected "field", "type", "values" or "lowercase"',
     ],
     [
       'a number target is refused',
       { columns: { Tier: 3 } },
-      'mapping.json: columns."Tier": expected a field name, {"field": ..., "type": ...} or null, got 3',
+      'mapping.json: columns."Tier": expected a field name, {"field": ...} or null, got 3',
     ],
     [
       'an array target is refused',
       { columns: { Tier: ['name'] } },
-      'mapping.json: columns."Tier": expected a field name, {"field": ..., "type": ...} or null, got an array',
+      'mapping.json: columns."Tier": expected a field name, {"field": ...} or null, got an array',
     ],
     [
       'a missing columns object is reported',
@@ -131,12 +131,12 @@ describe('parseMapping', () => {
     [
       'a file that is not an object is reported',
       [],
-      'mapping.json: expected an object with "columns" or "ignoreUnknown", got an array',
+      'mapping.json: expected an object with "columns", "fields" or "ignoreUnknown", got an array',
     ],
     [
       'a misspelt top-level key is named',
       { columns: {}, ignore_unknown: true },
-      'mapping.json: unknown key "ignore_unknown": expected "columns" or "ignoreUnknown"',
+      'mapping.json: unknown key "ignore_unknown": expected "columns", "fields" or "ignoreUnknown"',
     ],
     [
       'ignoreUnknown must be a boolean',
@@ -156,7 +156,7 @@ describe('parseMapping', () => {
     [
       'a __proto__ key is checked like any other',
       JSON.parse('{"columns": {"__proto__": "bogus"}}'),
-      'mapping.json: columns."__proto__": expected "id", "name", "email", "public", "data" or "data.<key>", got "bogus"',
+      'mapping.json: columns."__proto__": expected "id", "name", "phone", "email", "public", "data" or "data.<key>", got "bogus"',
     ],
   ])('%s', (_title, value, message) => {
     const error = mappingError(value);
