@@ -51,6 +51,14 @@ export const THROTTLE_COOLDOWN_MS = 100;
  * swing the figure by several per cent.
  */
 export const MIN_MEASURE_INTERVAL_MS = 1_000;
+/**
+ * A limit measured below this share of the rate that drew the 429 is doubted: a stall
+ * of the client (a busy machine) also lowers the count between two 429s. Measured on
+ * the shared machine: 54/s against a limit of 100/s, then 60 s of slow probing. So the
+ * rate climbs back fast to halfway between the figure and that rate (as BIC-TCP's
+ * binary search does); if the figure was right, the next 429 confirms it.
+ */
+export const DOUBT_SHARE = 0.7;
 /** Below the settle point, climb back by this share of the gap per second. */
 export const RECOVER_GAP_SHARE_PER_SECOND = 0.5;
 /**
@@ -131,6 +139,8 @@ export class RateSearch {
   #firstSuccessAtMs: number | undefined;
   #lastDecreaseAtMs = Number.NEGATIVE_INFINITY;
   #successesAtLastDecrease = 0;
+  /** Where the rate climbs back to quickly after a 429; above it, it only probes. */
+  #settleTarget: number | undefined;
   /** When the rate last rose above the settle point (probing started). */
   #probingSinceMs: number | undefined;
   #latencyMeanMs: number | undefined;
@@ -217,7 +227,7 @@ export class RateSearch {
       return this.#rate;
     }
     // Steady: a limit is known (from a 429, a seed) or growth was braked by latency.
-    const target = (this.#estimate ?? this.#rate) * SETTLE_SHARE;
+    const target = this.#settleTarget ?? (this.#estimate ?? this.#rate) * SETTLE_SHARE;
     let stepPerSecond: number;
     if (this.#rate < target) {
       this.#probingSinceMs = undefined;
@@ -254,13 +264,19 @@ export class RateSearch {
     if (intervalMs >= MIN_MEASURE_INTERVAL_MS && Number.isFinite(intervalMs)) {
       // Measured: what the API let through since the last 429 (see step 3 above).
       const accepted = this.#successes - this.#successesAtLastDecrease;
-      this.#limitFound = Math.max(MIN_AUTO_RATE_PER_SECOND, (accepted * 1000) / intervalMs);
-      this.#estimate = this.#limitFound;
+      const measured = Math.max(MIN_AUTO_RATE_PER_SECOND, (accepted * 1000) / intervalMs);
+      this.#limitFound = measured;
+      this.#estimate = measured;
+      this.#settleTarget =
+        measured < DOUBT_SHARE * rateNow
+          ? ((measured + rateNow) / 2) * SETTLE_SHARE
+          : measured * SETTLE_SHARE;
     } else {
       // The first 429, or one too soon after the last: only an upper bound. (The success
       // rate since the start was tried as a first figure: the slow ramp from 10/s made
       // it 642/s against a limit of 1,000/s, and the run crept up from there.)
       this.#estimate = Math.min(this.#estimate ?? rateNow, rateNow);
+      this.#settleTarget = this.#estimate * SETTLE_SHARE;
     }
     if (this.#phase === 'slow-start') {
       this.#phase = 'steady';

@@ -136,6 +136,23 @@ describe('RateSearch', () => {
     expect(held.throttled / held.sent).toBeLessThan(0.01);
   });
 
+  it('doubts a figure far below the rate that drew the 429, and climbs back to check it', () => {
+    const clock = manualClock();
+    const search = new RateSearch({ initialRatePerSecond: 200, now: clock.now });
+    search.throttled(clock.now()); // slow start ends at 200 → 100
+    // The client stalled: only 30 successes in the next 2 s, then a 429.
+    for (let i = 0; i < 30; i++) search.succeeded(10);
+    clock.advance(2_000);
+    const drewIt = search.ratePerSecond;
+    search.throttled(clock.now());
+    const found = search.limitFoundPerSecond ?? 0;
+    expect(found).toBe(15);
+    expect(search.ratePerSecond).toBeLessThan(found);
+    // Not stuck at the doubtful figure: back near halfway within a few seconds.
+    succeedFor(search, clock, 5, 10);
+    expect(search.ratePerSecond).toBeGreaterThan(0.85 * SETTLE_SHARE * ((found + drewIt) / 2));
+  });
+
   it('follows a limit that drops from 300/s to 100/s mid-run', () => {
     const clock = manualClock();
     const search = new RateSearch({ now: clock.now });
