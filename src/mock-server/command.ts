@@ -6,7 +6,7 @@
 import { UsageError } from '../errors.js';
 import { parseIdsSpec } from './ids-spec.js';
 import { startMockServer } from './server.js';
-import type { MockServer, MockServerOptions, RetryAfterStyle } from './types.js';
+import type { MockServer, MockServerOptions, RateLimitChange, RetryAfterStyle } from './types.js';
 
 export { parseIdsSpec } from './ids-spec.js';
 
@@ -18,6 +18,12 @@ export interface MockServerCommandOptions {
   ids: string;
   /** Requests per second before answering 429. @default no limit */
   rateLimit?: number;
+  /**
+   * `--rate-limit-change`: later limits, comma-separated, each `PER_SECOND@N` (after N
+   * requests let through) or `PER_SECOND@Ts` (T seconds after start), e.g. `100@6000`.
+   * Needs `rateLimit`. @default the limit never changes
+   */
+  rateLimitChange?: string;
   /** @default 'seconds' */
   retryAfter?: RetryAfterStyle;
   /** Share of PUTs answered with a 5xx, 0..1. @default 0 */
@@ -79,6 +85,12 @@ function toServerOptions(opts: MockServerCommandOptions): MockServerOptions {
     }
     options.rateLimit = { perSecond: opts.rateLimit, retryAfter: opts.retryAfter ?? 'seconds' };
   }
+  if (opts.rateLimitChange !== undefined) {
+    if (options.rateLimit === undefined) {
+      throw new UsageError('--rate-limit-change: needs --rate-limit (the limit it changes)');
+    }
+    options.rateLimit.schedule = parseRateLimitChange(opts.rateLimitChange);
+  }
   if (opts.failRate !== undefined) {
     if (!(opts.failRate >= 0 && opts.failRate <= 1)) {
       throw new UsageError(`--fail-rate: expected a share from 0 to 1, got ${opts.failRate}`);
@@ -92,6 +104,27 @@ function toServerOptions(opts: MockServerCommandOptions): MockServerOptions {
     options.seed = opts.seed;
   }
   return options;
+}
+
+/**
+ * `100@6000` → 100/s after 6,000 requests let through; `100@30s` → 100/s from 30 s
+ * after start; several, comma-separated, apply in order.
+ */
+export function parseRateLimitChange(spec: string): RateLimitChange[] {
+  return spec.split(',').map((part) => {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*@\s*(\d+(?:\.\d+)?)(s?)\s*$/.exec(part);
+    const perSecond = Number(match?.[1]);
+    const after = Number(match?.[2]);
+    if (match === null || !(perSecond > 0) || (match[3] === '' && !Number.isInteger(after))) {
+      throw new UsageError(
+        `--rate-limit-change: expected PER_SECOND@REQUESTS or PER_SECOND@SECONDSs ` +
+          `(e.g. 100@6000 or 100@30s), comma-separated, got '${spec}'`,
+      );
+    }
+    return match[3] === 's'
+      ? { perSecond, afterMs: after * 1000 }
+      : { perSecond, afterAllowed: after };
+  });
 }
 
 /** `20` → 20 ms; `10-50` → uniform between 10 and 50 ms. */
@@ -115,6 +148,7 @@ function describeSettings(opts: MockServerCommandOptions): string {
       ? 'rate limit: none'
       : `rate limit: ${opts.rateLimit}/s (429 hint: ${opts.retryAfter ?? 'seconds'})`,
   );
+  if (opts.rateLimitChange !== undefined) parts.push(`then: ${opts.rateLimitChange}`);
   parts.push(`latency: ${opts.latencyMs === undefined ? '0' : opts.latencyMs} ms`);
   parts.push(`fail rate: ${opts.failRate ?? 0}`);
   parts.push(`seed: ${opts.seed ?? 1}`);

@@ -2,6 +2,7 @@
 export {
   type MockServerCommandOptions,
   parseLatencySpec,
+  parseRateLimitChange,
   runMockServerCommand,
 } from './command.js';
 export { IdRange, parseIdsSpec } from './ids-spec.js';
@@ -14,6 +15,7 @@ export type {
   MockServerOptions,
   MockServerSettings,
   MockServerStats,
+  RateLimitChange,
   RateLimitOptions,
   RecordedRequest,
   RetryAfterStyle,

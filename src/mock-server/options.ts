@@ -3,7 +3,13 @@
  * was expected and what was given, so a typo in a test fails loudly instead of
  * quietly running without the fault it meant to inject.
  */
-import type { FaultOptions, MockServerOptions, RetryAfterStyle, ScriptStep } from './types.js';
+import type {
+  FaultOptions,
+  MockServerOptions,
+  RateLimitChange,
+  RetryAfterStyle,
+  ScriptStep,
+} from './types.js';
 
 export interface LatencyRange {
   minMs: number;
@@ -14,6 +20,7 @@ export interface CheckedRateLimit {
   perSecond: number;
   burst: number;
   retryAfter: RetryAfterStyle;
+  schedule: RateLimitChange[];
 }
 
 export interface CheckedStartOptions {
@@ -82,7 +89,7 @@ export function checkRateLimit(rateLimit: unknown): CheckedRateLimit | undefined
   if (typeof rateLimit !== 'object' || rateLimit === null) {
     return fail('rateLimit', '{ perSecond, burst?, retryAfter? } or undefined', rateLimit);
   }
-  const { perSecond, burst, retryAfter } = rateLimit as Record<string, unknown>;
+  const { perSecond, burst, retryAfter, schedule } = rateLimit as Record<string, unknown>;
   if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0) {
     fail('rateLimit.perSecond', 'a number > 0', perSecond);
   }
@@ -94,7 +101,47 @@ export function checkRateLimit(rateLimit: unknown): CheckedRateLimit | undefined
   if (!RETRY_AFTER_STYLES.includes(style as RetryAfterStyle)) {
     fail('rateLimit.retryAfter', `one of ${RETRY_AFTER_STYLES.join(', ')}`, retryAfter);
   }
-  return { perSecond, burst: checkedBurst, retryAfter: style as RetryAfterStyle };
+  return {
+    perSecond,
+    burst: checkedBurst,
+    retryAfter: style as RetryAfterStyle,
+    schedule: checkSchedule(schedule),
+  };
+}
+
+function checkSchedule(schedule: unknown): RateLimitChange[] {
+  if (schedule === undefined) return [];
+  if (!Array.isArray(schedule)) return fail('rateLimit.schedule', 'an array of changes', schedule);
+  schedule.forEach((change: unknown, i) => {
+    const where = `rateLimit.schedule[${i}]`;
+    if (typeof change !== 'object' || change === null) fail(where, 'an object', change);
+    const { perSecond, burst, afterAllowed, afterMs } = change as Record<string, unknown>;
+    if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0) {
+      fail(`${where}.perSecond`, 'a number > 0', perSecond);
+    }
+    if (
+      burst !== undefined &&
+      !(typeof burst === 'number' && Number.isFinite(burst) && burst >= 1)
+    ) {
+      fail(`${where}.burst`, 'a number >= 1', burst);
+    }
+    if ((afterAllowed === undefined) === (afterMs === undefined)) {
+      fail(where, 'exactly one of afterAllowed and afterMs', change);
+    }
+    if (
+      afterAllowed !== undefined &&
+      !(Number.isInteger(afterAllowed) && (afterAllowed as number) >= 0)
+    ) {
+      fail(`${where}.afterAllowed`, 'an integer >= 0', afterAllowed);
+    }
+    if (
+      afterMs !== undefined &&
+      !(typeof afterMs === 'number' && Number.isFinite(afterMs) && afterMs >= 0)
+    ) {
+      fail(`${where}.afterMs`, 'a number >= 0', afterMs);
+    }
+  });
+  return schedule as RateLimitChange[];
 }
 
 export function checkFaults(faults: unknown): FaultOptions {

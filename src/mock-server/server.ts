@@ -32,7 +32,7 @@ import {
   type LatencyRange,
 } from './options.js';
 import { createPrng } from './prng.js';
-import { RateLimiter, retryHeaders } from './rate-limit.js';
+import { retryHeaders, ScheduledRateLimiter } from './rate-limit.js';
 import { BATCH_SEGMENT, matchRoute } from './route.js';
 import type {
   Contact,
@@ -115,7 +115,7 @@ class FakeClerkServer implements MockServer {
   #apiKey = 'test-key';
   #latency: LatencyRange = { minMs: 0, maxMs: 0 };
   #rateLimit: CheckedRateLimit | undefined;
-  #limiter: RateLimiter | undefined;
+  #limiter: ScheduledRateLimiter | undefined;
   #inFlight = 0;
   #seq = 0;
   #port = 0;
@@ -181,7 +181,14 @@ class FakeClerkServer implements MockServer {
     if ('rateLimit' in options) {
       this.#rateLimit = rateLimit;
       this.#limiter =
-        rateLimit === undefined ? undefined : new RateLimiter(rateLimit.perSecond, rateLimit.burst);
+        rateLimit === undefined
+          ? undefined
+          : new ScheduledRateLimiter(
+              rateLimit.perSecond,
+              rateLimit.burst,
+              rateLimit.schedule,
+              performance.now(),
+            );
     }
     if (faults !== undefined) this.#faults.setRates(faults);
     if (script !== undefined) this.#faults.setScript(script);

@@ -30,6 +30,18 @@ export interface Contact {
 /** How a 429 tells the client when to come back. */
 export type RetryAfterStyle = 'seconds' | 'http-date' | 'x-ratelimit-reset' | 'none';
 
+/** One step of a changing rate limit: the new limit and when it applies (one of the two). */
+export interface RateLimitChange {
+  /** The new limit, requests per second. */
+  perSecond: number;
+  /** @default the new perSecond (at least 1) */
+  burst?: number;
+  /** Applies once this many requests were let through since the limit was set. */
+  afterAllowed?: number;
+  /** Applies this many ms after the limit was set (server start or `configure`). */
+  afterMs?: number;
+}
+
 export interface RateLimitOptions {
   /** Requests allowed per second, on average. Fractions are allowed (0.5 = one every 2 s). */
   perSecond: number;
@@ -45,6 +57,12 @@ export interface RateLimitOptions {
    * @default 'seconds'
    */
   retryAfter?: RetryAfterStyle;
+  /**
+   * Later changes of the limit, applied in order, e.g. 300/s then
+   * `[{ perSecond: 100, afterAllowed: 6_000 }]`: a limit that drops in the middle of a run.
+   * @default [] (the limit never changes)
+   */
+  schedule?: RateLimitChange[];
 }
 
 /**

@@ -1,5 +1,6 @@
 import Bottleneck from 'bottleneck';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { RateSearch } from './rate-search.js';
 
 /** Lowest rate the adaptive limiter falls to, requests per second. */
 export const MIN_RATE_PER_SECOND = 0.5;
@@ -37,14 +38,44 @@ export const CATCH_UP_BATCHES = 2;
 const RATE_UPDATE_THRESHOLD = 0.02;
 
 export interface LimiterOptions {
-  /** Upper bound on requests per second; 0 means no rate limit. */
-  ratePerSecond: number;
+  /**
+   * Upper bound on requests per second; 0 means no rate limit. `'auto'` searches for the
+   * API's limit and holds just under it (see {@link RateSearch}).
+   */
+  ratePerSecond: number | 'auto';
+  /**
+   * `'auto'` only: the search never goes above this, requests per second (`--max-rate`).
+   * @default DEFAULT_MAX_RATE_PER_SECOND (1000)
+   */
+  maxRatePerSecond?: number;
+  /**
+   * `'auto'` only: slow start begins at this rate, requests per second.
+   * @default DEFAULT_INITIAL_RATE_PER_SECOND (10)
+   */
+  initialRatePerSecond?: number;
+  /**
+   * `'auto'` only: the limit an earlier run of the job found (the job state's learned
+   * rate). Skips slow start: the run begins just under it, still backing off and probing.
+   * @default undefined
+   */
+  knownLimitPerSecond?: number;
   /** Requests in flight at most. */
   concurrency: number;
   /** Called when the adaptive rate changes visibly (for the progress display). */
   onRateChange?: (ratePerSecond: number, reason: 'throttled' | 'recovered') => void;
   /** @default Date.now */
   now?: () => number;
+}
+
+/** What the progress line, `--log json` and the summary show of the rate. */
+export interface RateView {
+  mode: 'fixed' | 'auto';
+  /** The rate in force now, requests per second; Infinity when unlimited. */
+  currentRatePerSecond: number;
+  /** `'auto'`: the API's limit as measured from its 429s; undefined until one came. */
+  limitFoundPerSecond: number | undefined;
+  /** `--rate` (fixed) or `--max-rate` (auto); Infinity when unlimited. */
+  maxRatePerSecond: number;
 }
 
 /** Thrown (as the rejection of `schedule`) for jobs dropped by `stop()`. */
@@ -71,8 +102,10 @@ export class AdaptiveLimiter {
   private readonly pacer: Bottleneck | undefined;
   private readonly now: () => number;
   private readonly onRateChange: LimiterOptions['onRateChange'];
-  /** The ceiling, `--rate`; Infinity when unlimited. */
+  /** The ceiling, `--rate` (or `--max-rate` in auto mode); Infinity when unlimited. */
   readonly maxRatePerSecond: number;
+  /** Set in auto mode: it decides the rate; the pacer below only enforces it. */
+  private readonly search: RateSearch | undefined;
   private rate: number;
   /** The rate the pacer currently enforces. */
   private appliedRate: number;
@@ -109,9 +142,20 @@ export class AdaptiveLimiter {
   constructor(options: LimiterOptions) {
     this.now = options.now ?? Date.now;
     this.onRateChange = options.onRateChange;
-    this.maxRatePerSecond =
-      options.ratePerSecond > 0 ? options.ratePerSecond : Number.POSITIVE_INFINITY;
-    this.rate = this.maxRatePerSecond;
+    if (options.ratePerSecond === 'auto') {
+      this.search = new RateSearch({
+        initialRatePerSecond: options.initialRatePerSecond,
+        knownLimitPerSecond: options.knownLimitPerSecond,
+        maxRatePerSecond: options.maxRatePerSecond,
+        now: this.now,
+      });
+      this.maxRatePerSecond = this.search.maxRatePerSecond;
+      this.rate = this.search.ratePerSecond;
+    } else {
+      this.maxRatePerSecond =
+        options.ratePerSecond > 0 ? options.ratePerSecond : Number.POSITIVE_INFINITY;
+      this.rate = this.maxRatePerSecond;
+    }
     this.appliedRate = this.rate;
     this.inFlight = pLimit({ concurrency: options.concurrency, rejectOnClear: true });
     // Even an unlimited run gets a pacer: a 429 must be able to slow it down.
@@ -121,6 +165,16 @@ export class AdaptiveLimiter {
   /** The current (adaptive) rate limit; Infinity when unlimited and never throttled. */
   get ratePerSecond(): number {
     return this.rate;
+  }
+
+  /** The rate in use and, in auto mode, the limit found: a snapshot for display. */
+  get rateView(): Readonly<RateView> {
+    return {
+      mode: this.search === undefined ? 'fixed' : 'auto',
+      currentRatePerSecond: this.rate,
+      limitFoundPerSecond: this.search?.limitFoundPerSecond,
+      maxRatePerSecond: this.maxRatePerSecond,
+    };
   }
 
   /** Run `fn` when the concurrency cap, the rate and any pause allow. */
@@ -155,6 +209,12 @@ export class AdaptiveLimiter {
   throttled(retryAfterMs: number | undefined, sentAtMs?: number): void {
     const now = this.now();
     if (retryAfterMs !== undefined && retryAfterMs > 0) this.pauseUntil(now + retryAfterMs);
+    if (this.search !== undefined) {
+      if (this.search.throttled(sentAtMs) === 'decreased') {
+        this.setRate(this.search.ratePerSecond, 'throttled');
+      }
+      return;
+    }
     if (sentAtMs !== undefined && sentAtMs < this.lastDecreaseAtMs) return;
     if (now - this.lastDecreaseAtMs < DECREASE_COOLDOWN_MS) return;
     this.lastDecreaseAtMs = now;
@@ -172,8 +232,17 @@ export class AdaptiveLimiter {
    * below and slowly when close; above it, it probes, slowly at first (see
    * {@link PROBE_SHARE_PER_SECOND}). So the run spends most of its time just under the
    * limit, yet finds out, at the cost of a rare 429, when the limit was raised.
+   *
+   * In auto mode the {@link RateSearch} decides instead, and also watches latency.
+   *
+   * @param latencyMs time from sending the request to its answer; auto mode stops
+   *   growing the rate when it rises well above its baseline. Ignored with a fixed rate.
    */
-  succeeded(): void {
+  succeeded(latencyMs?: number): void {
+    if (this.search !== undefined) {
+      this.setRate(this.search.succeeded(latencyMs), 'recovered');
+      return;
+    }
     if (this.rate >= this.maxRatePerSecond) return;
     // Below --rate means a 429 was seen, so throttledAtRate is set.
     const limitSeen = this.throttledAtRate ?? this.maxRatePerSecond;
@@ -347,6 +416,7 @@ export class AdaptiveLimiter {
   }
 
   private setRate(next: number, reason: 'throttled' | 'recovered'): void {
+    const previous = this.rate;
     this.rate = next;
     const changed = !Number.isFinite(this.appliedRate)
       ? Number.isFinite(next)
@@ -354,7 +424,19 @@ export class AdaptiveLimiter {
         next === this.maxRatePerSecond;
     if (!changed || next === this.appliedRate) return;
     this.appliedRate = next;
-    this.resetCredit(this.now());
+    if (this.search === undefined) this.resetCredit(this.now());
+    else {
+      // The search changes the rate every few ms while it grows; forgetting the permits
+      // earned at the old rate each time would starve the run. Count them, then go on.
+      const now = this.now();
+      if (!Number.isNaN(this.creditAtMs) && now > this.creditAtMs) {
+        this.credit = Math.min(
+          this.batchSize * CATCH_UP_BATCHES,
+          this.credit + ((now - this.creditAtMs) * previous) / 1000,
+        );
+        this.creditAtMs = now;
+      }
+    }
     void this.pacer?.updateSettings(this.pacing(next));
     this.onRateChange?.(next, reason);
     this.requestPermits();
