@@ -15,6 +15,8 @@ export const EXIT = {
   ABORTED: 3,
   /** Interrupted by SIGINT/SIGTERM. */
   INTERRUPTED: 130,
+  /** Stopped by SIGTERM before a run began (SPEC §7: 143 by SIGTERM). */
+  TERMINATED: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -79,6 +81,21 @@ export class RunAbortedError extends ClerkBulkError {
     options?: { cause?: unknown },
   ) {
     super(message, code, EXIT.ABORTED, options);
+  }
+}
+
+/** A signal stopped the command before anything was sent. Exit 130 (SIGINT) or 143. */
+export class InterruptedError extends ClerkBulkError {
+  override name = 'InterruptedError';
+  readonly signal: 'SIGINT' | 'SIGTERM';
+  constructor(message: string, signal: 'SIGINT' | 'SIGTERM', options?: { cause?: unknown }) {
+    super(
+      message,
+      'E_INTERRUPTED',
+      signal === 'SIGINT' ? EXIT.INTERRUPTED : EXIT.TERMINATED,
+      options,
+    );
+    this.signal = signal;
   }
 }
 
