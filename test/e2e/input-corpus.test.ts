@@ -348,6 +348,23 @@ const CASES: Record<string, Record<string, Case>> = {
       code: 2,
       error: 'latin1.csv line 3: the file is not valid UTF-8',
     },
+    'Windows-1252 bytes: refused, naming --encoding': {
+      file: 'windows-1252.csv',
+      code: 2,
+      error:
+        'windows-1252.csv line 2: the file is not valid UTF-8 (Latin-1 or Windows-1252?); save it as UTF-8, or use --encoding windows-1252',
+    },
+    'ISO-8859-1 bytes: refused, naming --encoding': {
+      file: 'latin1-iso.csv',
+      code: 2,
+      error: 'latin1-iso.csv line 2: the file is not valid UTF-8',
+    },
+    'UTF-16LE tab-separated (Excel "Unicode text"): refused, naming --encoding utf-16le': {
+      file: 'utf16le-tab.csv',
+      code: 2,
+      error:
+        'line 1: the file is UTF-16 text; save it as UTF-8 (CSV UTF-8 in Excel), or use --encoding utf-16le',
+    },
     'UTF-16 with a BOM: refused': {
       file: 'utf16le-bom.csv',
       code: 2,

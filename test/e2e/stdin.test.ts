@@ -1,6 +1,6 @@
 // `-` as the input: the CSV comes on stdin, for pipelines such as
 // `psql ... | clerk-bulk update - --out results.csv`.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,7 +60,7 @@ describe('input "-" (stdin)', () => {
     });
     expect(res.code).toBe(2);
     expect(res.stderr).toBe(
-      'clerk-bulk: stdin line 3: the file is not valid UTF-8 (Latin-1 or Windows-1252?); save it as UTF-8\n',
+      'clerk-bulk: stdin line 3: the file is not valid UTF-8 (Latin-1 or Windows-1252?); save it as UTF-8, or use --encoding windows-1252 to read it as it is\n',
     );
     expect(puts()).toHaveLength(0);
   });
@@ -153,4 +153,32 @@ describe('a signal while stdin is being copied', () => {
       expect(puts()).toHaveLength(0);
     },
   );
+});
+
+describe('a pipe given as the input path', () => {
+  it('refuses /dev/stdin on a pipe, saying to use - for stdin, and sends nothing', async () => {
+    const res = await runCli(updateArgv('/dev/stdin', join(bed.dir, 'out.csv'), bed.server.url), {
+      env,
+      stdin: rows(2, 'v1'),
+      timeoutMs: 20_000,
+    });
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toMatch(
+      /^clerk-bulk: \/dev\/stdin: is a (pipe \(FIFO\)|socket), not a regular file: .*use - for stdin/,
+    );
+    expect(puts()).toHaveLength(0);
+  });
+
+  it('refuses a FIFO at once instead of waiting for a writer', async () => {
+    const fifo = join(bed.dir, 'pipe.csv');
+    execFileSync('mkfifo', [fifo]);
+    const res = await runCli(updateArgv(fifo, join(bed.dir, 'out.csv'), bed.server.url), {
+      env,
+      timeoutMs: 20_000,
+    });
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toMatch(
+      /pipe\.csv: is a pipe \(FIFO\), not a regular file: .*use - for stdin/,
+    );
+  });
 });
