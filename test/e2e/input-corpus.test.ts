@@ -402,14 +402,19 @@ const CASES: Record<string, Record<string, Case>> = {
       code: 2,
       error: 'line 1: column name "email" appears twice (columns 2 and 4)',
     },
-    'an empty header name: allowed while its cells are empty': {
+    'an empty header name over data: refused before anything is sent, naming row and column': {
       file: 'empty-header.csv',
-      code: 1,
+      code: 2,
+      error: 'empty-header.csv row 2: column 3 has no header but holds data',
+    },
+    'an empty header name over an empty column (a trailing delimiter): allowed': {
+      file: 'trailing-delimiter.csv',
+      code: 0,
       results: [
         [1, '1', 'updated'],
-        [2, '2', 'invalid', 'column 3 (no header): this column has no header'],
+        [2, '2', 'updated'],
       ],
-      sent: [put('1', '{"name":"Ann"}')],
+      sent: [put('1', '{"name":"Ann"}'), put('2', '{"name":"Bob"}')],
     },
     'padded header names are trimmed': {
       file: 'padded-header.csv',

@@ -153,6 +153,15 @@ export function notRegularFileError(file: string, kind: NotFileKind): InputFileE
   );
 }
 
+/** Data under a header that is empty: it could not be sent, so the file is refused. */
+export function unnamedDataError(file: string, row: number, column: number): InputFileError {
+  return new InputFileError(
+    `column ${column} has no header but holds data: give it a header, or delete the column`,
+    'E_HEADER_EMPTY_WITH_DATA',
+    { file, row },
+  );
+}
+
 /** Map read errors and csv-parse's errors to our one-line file errors. */
 export function toInputError(err: unknown, file: string): InputFileError {
   if (err instanceof InputFileError) return err;

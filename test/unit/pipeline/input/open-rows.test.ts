@@ -380,3 +380,35 @@ describe('openRows: encodings', () => {
     });
   });
 });
+
+describe('openRows: columns with an empty header', () => {
+  it('refuses a file with data under an empty header, naming the row and the column', async () => {
+    await expect(
+      readAll('id,,email\n1,,ann@example.com\n2, ,b@x.com\n3,Bob,bob@example.com\n4,Cy,c@x.com\n'),
+    ).rejects.toMatchObject({
+      code: 'E_HEADER_EMPTY_WITH_DATA',
+      exitCode: 2,
+      location: { row: 3 },
+      message: expect.stringMatching(
+        /in\.csv row 3: column 2 has no header but holds data: give it a header, or delete the column$/,
+      ),
+    });
+  });
+
+  it('reads a file whose empty header is over an empty column (a trailing delimiter)', async () => {
+    const { header, rows } = await readAll('id,name,\n1,Ann,\n2,Bob, \n');
+    expect(header).toEqual(['id', 'name', '']);
+    expect(rows.map((r) => r.cells)).toEqual([
+      ['1', 'Ann', ''],
+      ['2', 'Bob', ' '],
+    ]);
+  });
+
+  it('leaves the rows to the validator without the pre-check', async () => {
+    const path = writeFile(tempDir(), 'in.csv', 'id,,email\n1,x,a@x.com\n');
+    const source = await openRows(path, { precheck: false });
+    const rows = [];
+    for await (const r of source.rows) rows.push(r.cells);
+    expect(rows).toEqual([['1', 'x', 'a@x.com']]);
+  });
+});
