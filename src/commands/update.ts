@@ -100,7 +100,6 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       force.abort();
     }
   };
-  io.signals?.on('stop', onStop);
 
   const url = new URL(config.baseUrl);
   if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
@@ -112,7 +111,10 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
   let summary: RunSummary;
   let spooled: SpooledInput | undefined;
   try {
+    // The copy of stdin stops on a signal by itself (and removes the copy); the run's
+    // own clean stop applies from here on.
     if (config.input === STDIN) spooled = await spoolStdin(io.stdin ?? process.stdin);
+    io.signals?.on('stop', onStop);
     summary = await runUpdate({
       input: spooled?.path ?? config.input,
       inputName: spooled === undefined ? config.input : STDIN_NAME,
