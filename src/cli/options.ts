@@ -227,6 +227,15 @@ export const OPTIONS = [
     resume: true,
   },
   {
+    flag: 'encoding',
+    describe: 'character encoding of the input file',
+    kind: oneOf(['utf-8', 'windows-1252', 'latin1', 'utf-16le']),
+    expected: '"utf-8", "windows-1252", "latin1" or "utf-16le"',
+    default: 'utf-8',
+    commands: ['update', 'validate'],
+    resume: true,
+  },
+  {
     flag: 'delimiter',
     describe: 'field delimiter: one character, or comma, semicolon, tab, pipe',
     kind: {

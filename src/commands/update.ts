@@ -134,6 +134,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
       ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
       ...(config.delimiter === undefined ? {} : { delimiter: config.delimiter }),
+      encoding: config.encoding,
       ...(config.limit === undefined ? {} : { limit: config.limit }),
       ...(config.maxErrors === undefined ? {} : { maxErrors: config.maxErrors }),
       ...(config.retryBaseMs === undefined ? {} : { retryBaseDelayMs: config.retryBaseMs }),

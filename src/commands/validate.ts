@@ -65,6 +65,7 @@ async function validateFile(
 ): Promise<ExitCode> {
   const source = await openRows(path, {
     delimiter: config.delimiter,
+    encoding: config.encoding,
     displayName: name,
     lines: true,
   });

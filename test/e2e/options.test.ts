@@ -39,6 +39,7 @@ function everyVariable(dir: string, baseUrl: string): Record<string, string> {
     CLERK_BULK_MAP: writeFile(dir, 'map.json', '{"columns": {}}'),
     CLERK_BULK_EMPTY: 'omit',
     CLERK_BULK_DELIMITER: 'comma',
+    CLERK_BULK_ENCODING: 'utf-8',
     CLERK_BULK_LIMIT: '100',
     CLERK_BULK_MAX_ERRORS: '10',
     CLERK_BULK_JSON: 'false',

@@ -61,6 +61,7 @@ export async function prepareRun(
   ]);
   const source = await openRows(options.input, {
     delimiter: options.delimiter,
+    encoding: options.encoding,
     displayName: inputName,
     hash: fingerprint.inputHash,
   });
@@ -77,6 +78,7 @@ export async function prepareRun(
         // The first openRows already checked the whole file: no second precheck pass.
         const again = await openRows(options.input, {
           delimiter: source.delimiter,
+          encoding: options.encoding,
           displayName: inputName,
           precheck: false,
         });

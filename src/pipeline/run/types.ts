@@ -1,3 +1,4 @@
+import type { InputEncoding } from '../input/open-rows.js';
 /**
  * The run's public shapes: its options, the events it reports and the summary it
  * returns. Types only, so that any module (the sidecar, the report) can name them
@@ -40,6 +41,8 @@ export interface UpdateOptions {
   empty?: 'omit' | 'null';
   /** Field delimiter; detected from the header when absent. */
   delimiter?: string;
+  /** Character encoding of the input (UTF-8 is checked strictly). @default 'utf-8' */
+  encoding?: InputEncoding;
   /** Process only the first N data rows. */
   limit?: number;
   /** Abort after this many failed rows. */
