@@ -50,11 +50,16 @@ export const KEYS_IDLE_EXPIRY_MS = 10 * 60_000;
 /**
  * Pacer jobs each process keeps registered ahead on a shared budget (a local pacer
  * needs one). Bottleneck's Redis script schedules a job at max(now, nextRequest) +
- * minTime: a registration that comes late loses the gap for good. With one job per
- * process, three processes on a loaded 2-core machine (load average 20) reached
- * 71/s of a 100/s budget; with two each, the schedule in Redis stays ahead of them.
+ * minTime: a registration that comes late loses the gap for good, and each job costs
+ * three Redis round trips (submit, register, free) that a busy machine delays.
+ * Measured on a shared 2-core machine (load average 15-20), three processes: one job
+ * each reached 71/s of a 100/s budget; with AdaptiveLimiter at --rate 300 (50 jobs/s),
+ * two each gave 271/s and 2.3 s for two survivors to take over a killed process's
+ * share, four each 288/s and 1.0 s (bench/shared-budget.mjs). The price: after a
+ * rate decrease, the jobs already registered still come at the old spacing
+ * (4 jobs x 3 processes x 6 requests: about 0.25 s at 300/s).
  */
-export const SHARED_PACER_JOBS_AHEAD = 2;
+export const SHARED_PACER_JOBS_AHEAD = 4;
 /** Hex characters of the sha256 kept in the id: 128 bits, no collision in practice. */
 const ID_HASH_HEX_CHARS = 32;
 
