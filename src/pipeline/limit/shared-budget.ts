@@ -42,11 +42,16 @@ export const CLIENT_TIMEOUT_MS = 4_000;
 export const SLOT_HOLD_MS = 4_000;
 export const SLOT_EXPIRATION_MS = 5_000;
 /**
- * The limiter's keys expire this long after the last request: a budget nobody uses is
- * not left in Redis for ever. A run that idles longer gets its keys re-created (that is
- * the `SETTINGS_KEY_NOT_FOUND` path, see redis-reply-fix.ts).
+ * How long the last announced rate is kept for processes that join later.
+ *
+ * Bottleneck's own keys get no expiry (its `timeout` option): with it, every Lua call
+ * PEXPIREs the keys by `nextRequest + timeout - now`, and `nextRequest` is fractional
+ * whenever `minTime` is (AdaptiveLimiter's is: 6 * 1000 / 163.3 = 36.7 ms), so Redis
+ * refuses it ("ERR value is not an integer or out of range") and every job after the
+ * first rate change failed to register: the run stalled. The keys left behind are a
+ * few small ones per API and key; clients that stop are removed by the others.
  */
-export const KEYS_IDLE_EXPIRY_MS = 10 * 60_000;
+export const LAST_RATE_TTL_MS = 10 * 60_000;
 /**
  * Pacer jobs each process keeps registered ahead on a shared budget (a local pacer
  * needs one). Bottleneck's Redis script schedules a job at max(now, nextRequest) +
@@ -258,7 +263,6 @@ export async function openSharedBudget(options: SharedBudgetOptions): Promise<Sh
     clearDatastore: false,
     heartbeatInterval: options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS,
     clientTimeout: options.clientTimeoutMs ?? CLIENT_TIMEOUT_MS,
-    timeout: KEYS_IDLE_EXPIRY_MS,
   };
   const pacer = new Bottleneck({
     ...common,
@@ -303,8 +307,10 @@ export async function openSharedBudget(options: SharedBudgetOptions): Promise<Sh
         'E_REDIS_LOST',
         { cause: lastError },
       );
-      void closeConnection(false);
+      // The run stops its limiter first; closing then fails the waiting pacer jobs
+      // of a limiter that no longer asks again.
       options.onConnection?.({ state: 'failed', error });
+      void closeConnection(false);
     }, reconnectGiveUpMs);
   });
   client.on('ready', () => {
@@ -377,7 +383,7 @@ export async function openSharedBudget(options: SharedBudgetOptions): Promise<Sh
       void pacer.publish(JSON.stringify({ from: self, message })).catch(() => undefined);
       if (message.kind === 'rate') {
         void client
-          .set(rateKey, String(message.ratePerSecond), 'PX', KEYS_IDLE_EXPIRY_MS)
+          .set(rateKey, String(message.ratePerSecond), 'PX', LAST_RATE_TTL_MS)
           .catch(() => undefined);
       }
     },

@@ -140,6 +140,15 @@ describe.skipIf(!hasRedisServer())('shared budget on a real redis-server', () =>
     expect(await r.zcard(`b_${b.id}_client_last_seen`)).toBe(1);
   });
 
+  it('runs jobs at a fractional minTime, as AdaptiveLimiter sets it after a 429', async () => {
+    const b = await budget();
+    await b.pacer.updateSettings({ minTime: (6 * 1000) / 163.3 });
+    const started = Date.now();
+    const results = await Promise.all([1, 2, 3, 4].map((n) => b.pacer.schedule(async () => n)));
+    expect(results).toEqual([1, 2, 3, 4]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 36);
+  });
+
   it('spaces the jobs of two processes sharing the id by one minTime', async () => {
     const a = await budget();
     const b = await budget();
