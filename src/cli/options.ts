@@ -268,11 +268,11 @@ export const OPTIONS = [
   },
   {
     flag: 'json',
-    describe: 'print the summary as JSON on stdout',
+    describe: 'print one JSON object on stdout, also on error (docs/json-output.md)',
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update', 'report'],
+    commands: ['update', 'validate', 'report'],
   },
   {
     flag: 'quiet',

@@ -53,12 +53,3 @@ export function formatSummary(summary: RunSummary, resumeCommand: string | undef
   }
   return `${lines.join('\n')}\n`;
 }
-
-/** The summary as one JSON object (`--json`). */
-export function summaryJson(
-  summary: RunSummary,
-  exitCode: number,
-  resumeCommand: string | undefined,
-) {
-  return { ...summary, exitCode, resumeCommand: resumeCommand ?? null };
-}
