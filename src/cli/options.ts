@@ -17,6 +17,7 @@ import {
   DEFAULT_BASE_URL,
   DEFAULT_CONCURRENCY,
   DEFAULT_EMPTY,
+  DEFAULT_MAX_RATE_PER_SECOND,
   DEFAULT_RATE_PER_SECOND,
   DEFAULT_RETRIES,
   DEFAULT_TIMEOUT_MS,
@@ -47,6 +48,15 @@ export type ValueKind =
       /** Applied before `check` (e.g. delimiter names to characters). */
       readonly normalize?: (value: string) => string;
       readonly check?: (value: string) => boolean;
+    }
+  | {
+      /**
+       * A number as `number` checks it, or one of a few words (`--rate auto`). A word
+       * stays a string; anything else must be a number.
+       */
+      readonly type: 'number-or-word';
+      readonly number: Extract<ValueKind, { type: 'number' }>;
+      readonly words: readonly string[];
     };
 
 export interface OptionSpec {
@@ -174,10 +184,26 @@ export const OPTIONS = [
   },
   {
     flag: 'rate',
-    describe: 'max requests per second, 0 = no limit',
-    kind: { type: 'number', integer: false, min: 0, max: Number.MAX_VALUE },
-    expected: 'requests per second (a number >= 0; 0 = no limit)',
+    describe:
+      "max requests per second, 0 = no limit; auto = find the API's limit and hold just under it",
+    kind: {
+      type: 'number-or-word',
+      number: { type: 'number', integer: false, min: 0, max: Number.MAX_VALUE },
+      words: ['auto'],
+    },
+    expected: 'requests per second (a number >= 0; 0 = no limit) or auto',
     default: DEFAULT_RATE_PER_SECOND,
+    commands: ['update'],
+    resume: true,
+  },
+  {
+    // No table default: an unset --max-rate is told apart from a given one, which is
+    // refused next to a numeric --rate (config.ts). The search's own default applies.
+    flag: 'max-rate',
+    describe: 'with --rate auto: never go above this many requests per second',
+    kind: { type: 'number', integer: false, min: 0, max: Number.MAX_VALUE, minExclusive: true },
+    expected: 'requests per second (a number > 0)',
+    defaultHelp: String(DEFAULT_MAX_RATE_PER_SECOND),
     commands: ['update'],
     resume: true,
   },
@@ -422,9 +448,11 @@ type ValueOf<S> = S extends { kind: { type: 'boolean' } }
   ? boolean
   : S extends { kind: { type: 'number' } }
     ? number
-    : S extends { kind: { choices: readonly (infer C)[] } }
-      ? C
-      : string;
+    : S extends { kind: { type: 'number-or-word'; words: readonly (infer W)[] } }
+      ? number | W
+      : S extends { kind: { choices: readonly (infer C)[] } }
+        ? C
+        : string;
 
 /** The checked options of a command, keyed in camelCase; those without a default may be unset. */
 export type OptionsOf<C extends CommandName> = {
