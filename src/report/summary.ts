@@ -1,5 +1,6 @@
 import type { RunSummary } from '../pipeline/run/run-update.js';
 import { formatDuration } from './progress.js';
+import { formatPerSecond, limitFoundText } from './rate-text.js';
 import { safeText } from './safe-text.js';
 
 /** The human summary printed at the end of `update` (docs/output.md). */
@@ -32,6 +33,7 @@ export function formatSummary(summary: RunSummary, resumeCommand: string | undef
     lines.push(
       `  requests: ${summary.requests.sent} sent, ${summary.requests.retried} retried, ${summary.requests.throttled} throttled (429)`,
     );
+    lines.push(`  rate:     ${summaryRate(summary.rate)}`);
   }
   lines.push(
     `  time:     ${formatDuration(summary.elapsedMs)} (${summary.rowsPerSecond.toFixed(1)} rows/s)`,
@@ -52,6 +54,22 @@ export function formatSummary(summary: RunSummary, resumeCommand: string | undef
     lines.push(`  ${resumeCommand}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** `auto, ended at 141/s; limit found: about 148/s` or `--rate 10`. */
+function summaryRate(rate: RunSummary['rate']): string {
+  if (rate.mode === 'fixed') {
+    if (rate.maxPerSecond === null) return 'no limit (--rate 0)';
+    const current = rate.currentPerSecond;
+    const lowered =
+      current !== null && current < rate.maxPerSecond
+        ? `, lowered to ${formatPerSecond(current)} by 429s`
+        : '';
+    return `--rate ${rate.maxPerSecond}${lowered}`;
+  }
+  const ended =
+    rate.currentPerSecond === null ? '' : `, ended at ${formatPerSecond(rate.currentPerSecond)}`;
+  return `auto${ended}; ${limitFoundText(rate, 'end')}`;
 }
 
 /** The summary as one JSON object (`--json`). */
