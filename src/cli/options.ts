@@ -86,6 +86,7 @@ const text = () => ({ type: 'string' }) as const;
 const path = () => ({ type: 'string', path: true }) as const;
 const oneOf = <const C extends readonly string[]>(choices: C) =>
   ({ type: 'string', choices }) as const;
+const share = () => ({ type: 'number', integer: false, min: 0, max: 1 }) as const;
 
 /** Delimiter names accepted besides the character itself (a tab is hard to type). */
 const DELIMITER_NAMES: Record<string, string> = {
@@ -419,6 +420,51 @@ export const OPTIONS = [
     defaultHelp: '0',
     commands: ['mock-server'],
     env: 'CLERK_BULK_MOCK_LATENCY',
+  },
+  {
+    flag: 'rate-limit-change',
+    describe: 'later limits: PER_SECOND@REQUESTS or PER_SECOND@SECONDSs, comma-separated',
+    kind: text(),
+    expected: 'PER_SECOND@REQUESTS or PER_SECOND@SECONDSs (e.g. 100@6000 or 100@30s)',
+    defaultHelp: 'the limit never changes',
+    commands: ['mock-server'],
+    env: 'CLERK_BULK_MOCK_RATE_LIMIT_CHANGE',
+  },
+  {
+    flag: 'lost-response-rate',
+    describe: 'share of writes applied, then the connection reset (0..1)',
+    kind: share(),
+    expected: 'a share from 0 to 1',
+    default: 0,
+    commands: ['mock-server'],
+    env: 'CLERK_BULK_MOCK_LOST_RESPONSE_RATE',
+  },
+  {
+    flag: 'lost-response-500-rate',
+    describe: 'share of writes applied, then answered 500 (0..1)',
+    kind: share(),
+    expected: 'a share from 0 to 1',
+    default: 0,
+    commands: ['mock-server'],
+    env: 'CLERK_BULK_MOCK_LOST_RESPONSE_500_RATE',
+  },
+  {
+    flag: 'batch-max-contacts',
+    describe: 'most contacts POST /public/contacts/batch takes',
+    kind: int(1, 1_000_000),
+    expected: 'a whole number from 1 to 1000000',
+    default: 100,
+    commands: ['mock-server'],
+    env: 'CLERK_BULK_MOCK_BATCH_MAX_CONTACTS',
+  },
+  {
+    flag: 'batch-status',
+    describe: 'status of a successful batch: 200 or 201',
+    kind: oneOf(['200', '201']),
+    expected: '200 or 201',
+    default: '200',
+    commands: ['mock-server'],
+    env: 'CLERK_BULK_MOCK_BATCH_STATUS',
   },
   {
     flag: 'seed',
