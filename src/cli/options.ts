@@ -185,8 +185,7 @@ export const OPTIONS = [
   },
   {
     flag: 'rate',
-    describe:
-      "max requests per second, 0 = no limit; auto = find the API's limit and hold just under it",
+    describe: 'max requests per second, 0 = no limit, or auto: find the API limit',
     kind: {
       type: 'number-or-word',
       number: { type: 'number', integer: false, min: 0, max: Number.MAX_VALUE },
