@@ -70,7 +70,7 @@ describe('the progress lines', () => {
   });
 });
 
-function summary(rate: RunRate): RunSummary {
+function summary(rate: RunRate, throttled = 0): RunSummary {
   return {
     input: 'in.csv',
     resultsPath: 'out.csv',
@@ -84,7 +84,7 @@ function summary(rate: RunRate): RunSummary {
       alreadyDone: 0,
       alreadyDoneNotUpdated: 0,
     },
-    requests: { sent: 11, throttled: 1, retried: 1 },
+    requests: { sent: 10 + throttled, throttled, retried: throttled },
     elapsedMs: 1_000,
     rowsPerSecond: 10,
     stopped: undefined,
@@ -106,6 +106,13 @@ describe('the summary', () => {
     [fixed(null), 'no limit (--rate 0)'],
   ])('names the rate: %j', (rate, text) => {
     expect(formatSummary(summary(rate), undefined)).toContain(`\n  rate:     ${text}\n`);
+  });
+
+  it('does not call a run that drew 429s but measured no limit unthrottled', () => {
+    const searched = auto({ limitFoundPerSecond: null });
+    expect(formatSummary(summary(searched, 9), undefined)).toContain(
+      'rate:     auto, ended at 141/s; the API throttled (429) but no limit could be measured (too few 429s, up to --max-rate 1000)\n',
+    );
   });
 
   it('gives a run that sent nothing the rate it was asked for', () => {
