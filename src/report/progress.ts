@@ -1,6 +1,6 @@
 import type { StatusCounts } from '../pipeline/results/tally.js';
 import type { RunEvents, RunRate } from '../pipeline/run/run-update.js';
-import { rateText } from './rate-text.js';
+import { rateText, shortRateText } from './rate-text.js';
 import { safeText } from './safe-text.js';
 
 export interface ProgressOptions {
@@ -71,7 +71,8 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
         // Short enough for an 80-column terminal; the bar takes what is left.
         format:
           '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | updated {updated} failed {failed} invalid {invalid} retries {retrying}{rateText}',
-        barsize: Math.max(10, Math.min(40, (options.stream.columns ?? 80) - 90)),
+        // The text around the bar takes about 90 columns, the rate up to 28 more.
+        barsize: Math.max(10, Math.min(40, (options.stream.columns ?? 80) - 118)),
         barCompleteChar: '\u2588',
         barIncompleteChar: '\u2591',
         hideCursor: true,
@@ -174,7 +175,7 @@ function payload(state: State): Record<string, string | number> {
     failed: state.counts.failed,
     invalid: state.counts.invalid,
     retrying: state.retrying,
-    rateText: state.rateView === undefined ? '' : ` | ${rateText(state.rateView, 'running')}`,
+    rateText: state.rateView === undefined ? '' : ` | ${shortRateText(state.rateView)}`,
   };
 }
 

@@ -26,6 +26,18 @@ export function limitFoundText(rate: RunRate, when: 'running' | 'end'): string |
     : `searching, up to --max-rate ${max}`;
 }
 
+/** For the bar, where columns are scarce: `rate 142/s (limit ~148/s)`, `rate 10/s`. */
+export function shortRateText(rate: RunRate): string {
+  const current =
+    rate.currentPerSecond === null
+      ? 'rate: no limit'
+      : `rate ${formatPerSecond(rate.currentPerSecond)}`;
+  if (rate.mode !== 'auto') return current;
+  return rate.limitFoundPerSecond === null
+    ? `${current} (searching)`
+    : `${current} (limit ~${formatPerSecond(rate.limitFoundPerSecond)})`;
+}
+
 /** `rate 142/s (auto; limit found: about 148/s)`, `rate 10/s` */
 export function rateText(rate: RunRate, when: 'running' | 'end'): string {
   const found = limitFoundText(rate, when);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { plannedRate } from '../../../src/pipeline/run/summary.js';
 import type { RunRate, RunSummary } from '../../../src/pipeline/run/types.js';
 import { jsonLine, plainLine } from '../../../src/report/progress.js';
-import { limitFoundText, rateText } from '../../../src/report/rate-text.js';
+import { limitFoundText, rateText, shortRateText } from '../../../src/report/rate-text.js';
 import { formatSummary } from '../../../src/report/summary.js';
 
 const auto = (more: Partial<RunRate> = {}): RunRate => ({
@@ -38,6 +38,14 @@ describe('the rate in words', () => {
     [fixed(null), 'running', 'rate: no limit'],
   ] as const)('%j while %s: %s', (rate, when, text) => {
     expect(rateText(rate, when)).toBe(text);
+  });
+
+  it.each([
+    [auto(), 'rate 141/s (limit ~148/s)'],
+    [auto({ limitFoundPerSecond: null }), 'rate 141/s (searching)'],
+    [fixed(10), 'rate 10/s'],
+  ])('says %j briefly on the bar: %s', (rate, text) => {
+    expect(shortRateText(rate)).toBe(text);
   });
 
   it('says nothing of a limit for a fixed rate', () => {
