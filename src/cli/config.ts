@@ -70,6 +70,14 @@ export function toUpdateConfig(
   if (value.resume && value.force) {
     throw new UsageError('--resume and --force contradict each other: pick one', 'E_OPTION');
   }
+  // Refused rather than ignored: someone who wrote --max-rate expects it to bound the
+  // run, and with a numeric --rate it would bound nothing.
+  if (value.maxRate !== undefined && value.rate !== 'auto') {
+    throw new UsageError(
+      `--max-rate caps --rate auto; with --rate ${value.rate} it would do nothing: drop it, or use --rate auto`,
+      'E_OPTION',
+    );
+  }
   if (value.input === '-' && value.out === undefined && options.needsOut !== false) {
     throw new UsageError(
       'reading the CSV from stdin ("-") needs --out for the results file',

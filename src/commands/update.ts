@@ -141,6 +141,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       empty: config.empty,
       signal: graceful.signal,
       forceSignal: force.signal,
+      ...(config.maxRate === undefined ? {} : { maxRatePerSecond: config.maxRate }),
       ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
       ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
       ...(config.delimiter === undefined ? {} : { delimiter: config.delimiter }),

@@ -39,6 +39,7 @@ export const UPDATE_JSON_KEYS = [
   'stopped',
   'unfinished',
   'topErrors',
+  'rate',
   'resumeCommand',
   'payloads',
   'payloadsTruncated',
@@ -124,6 +125,7 @@ export type UpdateJson = Shape<
     stopped: NonNullable<RunSummary['stopped']> | null;
     unfinished: number;
     topErrors: RunSummary['topErrors'];
+    rate: RunSummary['rate'];
     resumeCommand: string | null;
     payloads: JsonPayload[] | null;
     payloadsTruncated: boolean;
@@ -166,6 +168,7 @@ export function updateJson(
     stopped: summary.stopped ?? null,
     unfinished: summary.unfinished,
     topErrors: summary.topErrors,
+    rate: summary.rate,
   };
   return {
     schemaVersion: JSON_SCHEMA_VERSION,
@@ -181,6 +184,7 @@ export function updateJson(
     stopped: s.stopped,
     unfinished: s.unfinished,
     topErrors: s.topErrors,
+    rate: s.rate,
     resumeCommand: extra.resumeCommand ?? null,
     payloads: extra.payloads?.list ?? null,
     payloadsTruncated: extra.payloads?.truncated ?? false,

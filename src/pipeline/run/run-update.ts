@@ -6,6 +6,7 @@
  * tally), skips.ts (resume), summary.ts; send/ holds the row sender, the retry policy
  * and the outage monitor.
  */
+import { DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
 import { InputFileError, ResultsWriteError, RunAbortedError } from '../../errors.js';
 import { AdaptiveLimiter } from '../limit/limiter.js';
 import { outcomeError } from '../payload/to-payload.js';
@@ -19,7 +20,7 @@ import { type CompletedRun, type PreparedRun, prepareRun } from './prepare.js';
 import { RowRecorder } from './recorder.js';
 import { ResumeSkips } from './skips.js';
 import { Stopper } from './stopper.js';
-import { buildSummary, NO_ROWS, NO_SKIPS } from './summary.js';
+import { buildSummary, NO_ROWS, NO_SKIPS, plannedRate, runRate } from './summary.js';
 import type { RunEvents, RunSummary, UpdateOptions } from './types.js';
 
 export {
@@ -34,7 +35,7 @@ export {
   RETRY_BASE_DELAY_MS,
   RETRY_MAX_DELAY_MS,
 } from '../send/retry-policy.js';
-export type { RunEvents, RunSummary, StopReason, UpdateOptions } from './types.js';
+export type { RunEvents, RunRate, RunSummary, StopReason, UpdateOptions } from './types.js';
 
 /**
  * Run the main job: stream `input`, validate every row, PUT the valid ones through the
@@ -53,10 +54,20 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   let client: ContactClient | undefined;
   try {
     const limiter = new AdaptiveLimiter({
-      ratePerSecond: options.ratePerSecond ?? 10,
+      ratePerSecond: options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND,
       concurrency,
-      onRateChange: (rate, reason) => events.rate?.(rate, reason),
+      ...(options.maxRatePerSecond === undefined
+        ? {}
+        : { maxRatePerSecond: options.maxRatePerSecond }),
+      ...(options.knownLimitPerSecond === undefined
+        ? {}
+        : { knownLimitPerSecond: options.knownLimitPerSecond }),
+      onRateChange: (rate, reason) => {
+        events.rate?.(rate, reason);
+        events.rateView?.(runRate(limiter.rateView));
+      },
     });
+    events.rateView?.(runRate(limiter.rateView));
     if (options.dryRun !== true) {
       client = createContactClient({
         baseUrl: options.baseUrl ?? 'https://web-api.clerk.chat',
@@ -100,6 +111,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       stopped: stopper.reason,
       readAll: read.readAll,
       topErrors: recorder.topErrors(),
+      rate: runRate(limiter.rateView),
     });
     const skipped = skips?.counts;
     await recordCompleteRun(fingerprint, summary, {
@@ -130,6 +142,7 @@ function alreadyComplete(run: CompletedRun, options: UpdateOptions, startedAt: n
     stopped: undefined,
     readAll: true,
     topErrors: [],
+    rate: plannedRate(options),
   });
   const events = options.events;
   events?.start?.({

@@ -81,9 +81,13 @@ export class RowSender {
           this.requests.sent++;
           attempts++;
           const sentAtMs = Date.now();
+          // Latency for `--rate auto`'s brake: from just before the PUT to its result,
+          // on the monotonic clock (Date.now() may step).
+          const startedAtMs = performance.now();
           const result = await this.#client.put(id, body, this.#stopper.hardSignal);
+          const latencyMs = performance.now() - startedAtMs;
           const action = classify(result);
-          return { result, action, blamed: this.#react(result, action, sentAtMs) };
+          return { result, action, blamed: this.#react(result, action, sentAtMs, latencyMs) };
         });
       } catch (err) {
         if (err instanceof LimiterStoppedError) return undefined;
@@ -139,10 +143,10 @@ export class RowSender {
    * in-flight slot is freed, so no queued request can start between a 429 (or a 401)
    * arriving and the run pausing (or stopping). Returns whether an outage is to blame.
    */
-  #react(result: SendResult, action: Action, sentAtMs: number): boolean {
+  #react(result: SendResult, action: Action, sentAtMs: number, latencyMs: number): boolean {
     switch (action) {
       case 'done':
-        this.#limiter.succeeded();
+        this.#limiter.succeeded(latencyMs);
         this.#outage.answered();
         return false;
       case 'failed':

@@ -63,6 +63,7 @@ describe('the documented shapes', () => {
         stopped: undefined,
         unfinished: 0,
         topErrors: [],
+        rate: { mode: 'fixed', currentPerSecond: 10, limitFoundPerSecond: null, maxPerSecond: 10 },
       },
       { exitCode: 0, resumeCommand: undefined },
     );
