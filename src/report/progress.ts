@@ -38,7 +38,7 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
   const state: State = {
     done: 0,
     total: undefined,
-    counts: { updated: 0, failed: 0, invalid: 0, 'dry-run': 0 },
+    counts: { updated: 0, failed: 0, invalid: 0, 'dry-run': 0, unchanged: 0 },
     skipped: 0,
     retrying: 0,
     rate: undefined,
@@ -67,7 +67,7 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
         stream: options.stream,
         // Short enough for an 80-column terminal; the bar takes what is left.
         format:
-          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | updated {updated} failed {failed} invalid {invalid} retries {retrying}',
+          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | updated {updated} unchanged {unchanged} failed {failed} invalid {invalid} retries {retrying}',
         barsize: Math.max(10, Math.min(40, (options.stream.columns ?? 80) - 90)),
         barCompleteChar: '\u2588',
         barIncompleteChar: '\u2591',
@@ -162,6 +162,7 @@ function payload(state: State): Record<string, string | number> {
     totalText: state.total === undefined ? '?' : String(state.total),
     speed: elapsed > 0 ? Math.round((state.done - state.skipped) / elapsed) : 0,
     updated: state.counts.updated,
+    unchanged: state.counts.unchanged,
     failed: state.counts.failed,
     invalid: state.counts.invalid,
     retrying: state.retrying,
@@ -183,6 +184,7 @@ export function jsonLine(state: State): Record<string, unknown> {
     rowsPerSecond:
       elapsedMs > 0 ? Math.round(((state.done - state.skipped) / elapsedMs) * 1000) : 0,
     updated: state.counts.updated,
+    unchanged: state.counts.unchanged,
     failed: state.counts.failed,
     invalid: state.counts.invalid,
     alreadyDone: state.skipped,
@@ -202,7 +204,9 @@ export function plainLine(state: State): string {
     total !== undefined && speed > 0 && total > state.done
       ? `, ETA ${formatDuration(((total - state.done) / speed) * 1000)}`
       : '';
-  return `progress: ${state.done}/${total ?? '?'} rows${pct}, ${Math.round(speed)} rows/s${eta}; updated ${state.counts.updated}, failed ${state.counts.failed}, invalid ${state.counts.invalid}`;
+  // `unchanged` only shows in runs with --state that skipped rows.
+  const unchanged = state.counts.unchanged > 0 ? `, unchanged ${state.counts.unchanged}` : '';
+  return `progress: ${state.done}/${total ?? '?'} rows${pct}, ${Math.round(speed)} rows/s${eta}; updated ${state.counts.updated}${unchanged}, failed ${state.counts.failed}, invalid ${state.counts.invalid}`;
 }
 
 export function formatDuration(ms: number): string {
