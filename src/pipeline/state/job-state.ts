@@ -65,6 +65,14 @@ export interface OpenStateOptions {
    * @default true
    */
   create?: boolean;
+  /**
+   * Read the state without locking it or writing anything (a dry run): a missing
+   * directory is an empty state, {@link JobState.noteSending} only marks the id in
+   * memory, and `startRun` / `commit` refuse. A run going on may be saving meanwhile:
+   * a load that finds the entries file just replaced is tried once more.
+   * @default false
+   */
+  readOnly?: boolean;
 }
 
 /** What a finished (or stopped) run tells the state for its history. */
@@ -106,6 +114,7 @@ export interface CommitResult {
  * {@link JobState.startRun} / {@link JobState.commit}.
  */
 export function openState(dir: string, options: OpenStateOptions): JobState {
+  if (options.readOnly === true) return openReadOnly(dir, options.fingerprint);
   if (!existsSync(dir)) {
     if (options.create === false) {
       throw new StateError(`state directory ${dir} does not exist`, 'E_STATE_READ', dir);
@@ -141,17 +150,41 @@ export function openState(dir: string, options: OpenStateOptions): JobState {
   try {
     const loaded = loadState(dir);
     if (loaded.manifest !== undefined && loaded.manifest.fingerprint !== options.fingerprint) {
-      throw new StateError(
-        `state directory ${dir} belongs to another job (another --base-url or API key); give each job its own --state directory`,
-        'E_STATE_FOREIGN',
-        dir,
-      );
+      throw foreignError(dir);
     }
     return new JobState(dir, options.fingerprint, loaded, lock, loadJournal(dir));
   } catch (err) {
     lock.release();
     throw err;
   }
+}
+
+function openReadOnly(dir: string, fingerprint: string): JobState {
+  const empty: LoadedState = { manifest: undefined, entries: Buffer.alloc(0), count: 0 };
+  if (!existsSync(dir)) return new JobState(dir, fingerprint, empty, undefined, new Uint32Array(0));
+  if (!statSync(dir).isDirectory()) {
+    throw new StateError(`--state ${dir} is not a directory`, 'E_STATE_NOT_STATE', dir);
+  }
+  let loaded: LoadedState;
+  try {
+    loaded = loadState(dir);
+  } catch (err) {
+    // A commit renames a new entries file in and removes the old one: read again.
+    if (!(err instanceof StateError) || err.code !== 'E_STATE_CORRUPT') throw err;
+    loaded = loadState(dir);
+  }
+  if (loaded.manifest !== undefined && loaded.manifest.fingerprint !== fingerprint) {
+    throw foreignError(dir);
+  }
+  return new JobState(dir, fingerprint, loaded, undefined, loadJournal(dir));
+}
+
+function foreignError(dir: string): StateError {
+  return new StateError(
+    `state directory ${dir} belongs to another job (another --base-url or API key); give each job its own --state directory`,
+    'E_STATE_FOREIGN',
+    dir,
+  );
 }
 
 /** The journal's id hashes, sorted (a torn last record, from a kill mid-write, is skipped). */
@@ -176,6 +209,9 @@ export class JobState {
   #loaded: LoadedState;
   #sorted: SortedEntries;
   #lock: Lock | undefined;
+  /** Opened without a lock (a dry run): lookups only. */
+  readonly #readOnly: boolean;
+  #closed = false;
   /**
    * Per entry: 1 when the id must be sent whatever its hash — sent earlier in this run
    * (see {@link JobState.isUnchanged}) or journalled by a killed run. 1 byte per entry.
@@ -194,9 +230,10 @@ export class JobState {
     dir: string,
     fingerprint: string,
     loaded: LoadedState,
-    lock: Lock,
+    lock: Lock | undefined,
     journal: SortedIdHashes,
   ) {
+    this.#readOnly = lock === undefined;
     this.dir = dir;
     this.fingerprint = fingerprint;
     this.#loaded = loaded;
@@ -264,6 +301,7 @@ export class JobState {
    */
   startRun(resultsPath: string): void {
     this.#usable();
+    if (this.#readOnly) throw new Error('startRun on a state opened read-only');
     this.#resultsPath = resultsPath;
     try {
       this.#resultsOffset = existsSync(resultsPath) ? statSync(resultsPath).size : 0;
@@ -286,11 +324,12 @@ export class JobState {
    */
   noteSending(id: string): void {
     this.#usable();
-    const fd = this.#journalFd;
-    if (fd === undefined) throw new Error('noteSending before startRun');
     const h = hashId64(id);
     const index = this.#sorted.find(h.hi, h.lo);
     if (index !== -1) this.#mustSend[index] = 1;
+    if (this.#readOnly) return;
+    const fd = this.#journalFd;
+    if (fd === undefined) throw new Error('noteSending before startRun');
     try {
       writeSync(fd, journalRecord(h.hi, h.lo, this.#record));
     } catch (err) {
@@ -386,7 +425,7 @@ export class JobState {
 
   /** Programming errors, not user errors: the integration calls things out of order. */
   #usable(): void {
-    if (this.#lock === undefined) throw new Error('the state is closed');
+    if (this.#closed) throw new Error('the state is closed');
     if (this.#committed) throw new Error('the state was committed: reopen it to use it again');
   }
 
@@ -399,6 +438,7 @@ export class JobState {
 
   /** Close the journal and release the lock. Idempotent. */
   close(): void {
+    this.#closed = true;
     this.#closeJournal();
     this.#lock?.release();
     this.#lock = undefined;
