@@ -215,6 +215,12 @@ export function formatResultLine(
   line: ResultLine,
   redact: (text: string) => string = (t) => t,
 ): string {
+  // Most lines need no quoting, escaping or formula guard: built directly, they cost
+  // a fraction of a csv-stringify call (which validates its options on every call), the
+  // largest share of the writer's time in a run of 1M `unchanged` lines.
+  if ((line.error === undefined || line.error === '') && PLAIN_CELL.test(line.id)) {
+    return `${line.row},${line.id},${line.status},${line.httpStatus ?? ''},${line.attempts},,${line.sha256},${line.finishedAt.toISOString()}\n`;
+  }
   return stringify(
     [
       [
@@ -231,6 +237,15 @@ export function formatResultLine(
     { escape_formulas: true, eof: true, record_delimiter: 'unix' },
   );
 }
+
+/**
+ * A cell csv-stringify would write as it is: not empty, no quote, comma or control
+ * character, and no first character a spreadsheet reads as a formula (csv-stringify's
+ * `escape_formulas` list, fullwidth forms included).
+ */
+const PLAIN_CELL =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters need escaping
+  /^[^=+\-@\t\r",\u0000-\u001f\u007f\uff1d\uff0b\uff0d\uff20][^",\u0000-\u001f\u007f]*$/;
 
 /** Errors are one readable line: collapse line breaks and other control characters. */
 function oneLine(text: string): string {
