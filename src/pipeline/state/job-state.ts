@@ -28,24 +28,25 @@ import { acquireLock, type Lock, LockedError, lockPathOf, readHolder } from '../
 import { describeFsError } from '../results/writer.js';
 import {
   type ConfirmedEntry,
-  entryAt,
-  entryHasPayload,
+  ENTRY_BYTES,
   hashId64,
   isSha256Hex,
   JOURNAL_RECORD_BYTES,
   journalRecord,
   OutcomeLog,
+  PagedEntries,
   readJournal,
-  SortedEntries,
   type SortedIdHashes,
 } from './entries.js';
 import { StateError, StateWriteError } from './errors.js';
 import { countLinesBefore, type FoldCounts, foldResultsFile } from './fold.js';
 import { type Manifest, type RunRecord, withRun } from './manifest.js';
 import {
-  type LoadedState,
+  type IndexedState,
   loadState,
   MANIFEST_FILE,
+  openIndexedState,
+  readFully,
   readManifest,
   type SaveHooks,
   saveState,
@@ -148,11 +149,16 @@ export function openState(dir: string, options: OpenStateOptions): JobState {
     );
   }
   try {
-    const loaded = loadState(dir);
-    if (loaded.manifest !== undefined && loaded.manifest.fingerprint !== options.fingerprint) {
-      throw foreignError(dir);
+    const loaded = openIndexedState(dir);
+    try {
+      if (loaded.manifest !== undefined && loaded.manifest.fingerprint !== options.fingerprint) {
+        throw foreignError(dir);
+      }
+      return new JobState(dir, options.fingerprint, loaded, lock, loadJournal(dir));
+    } catch (err) {
+      if (loaded.fd !== undefined) closeSync(loaded.fd);
+      throw err;
     }
-    return new JobState(dir, options.fingerprint, loaded, lock, loadJournal(dir));
   } catch (err) {
     lock.release();
     throw err;
@@ -160,23 +166,30 @@ export function openState(dir: string, options: OpenStateOptions): JobState {
 }
 
 function openReadOnly(dir: string, fingerprint: string): JobState {
-  const empty: LoadedState = { manifest: undefined, entries: Buffer.alloc(0), count: 0 };
-  if (!existsSync(dir)) return new JobState(dir, fingerprint, empty, undefined, new Uint32Array(0));
+  if (!existsSync(dir)) {
+    const empty = EMPTY_INDEX;
+    return new JobState(dir, fingerprint, empty, undefined, new Uint32Array(0));
+  }
   if (!statSync(dir).isDirectory()) {
     throw new StateError(`--state ${dir} is not a directory`, 'E_STATE_NOT_STATE', dir);
   }
-  let loaded: LoadedState;
+  let loaded: IndexedState;
   try {
-    loaded = loadState(dir);
+    loaded = openIndexedState(dir);
   } catch (err) {
     // A commit renames a new entries file in and removes the old one: read again.
     if (!(err instanceof StateError) || err.code !== 'E_STATE_CORRUPT') throw err;
-    loaded = loadState(dir);
+    loaded = openIndexedState(dir);
   }
-  if (loaded.manifest !== undefined && loaded.manifest.fingerprint !== fingerprint) {
-    throw foreignError(dir);
+  try {
+    if (loaded.manifest !== undefined && loaded.manifest.fingerprint !== fingerprint) {
+      throw foreignError(dir);
+    }
+    return new JobState(dir, fingerprint, loaded, undefined, loadJournal(dir));
+  } catch (err) {
+    if (loaded.fd !== undefined) closeSync(loaded.fd);
+    throw err;
   }
-  return new JobState(dir, fingerprint, loaded, undefined, loadJournal(dir));
 }
 
 function foreignError(dir: string): StateError {
@@ -186,6 +199,13 @@ function foreignError(dir: string): StateError {
     dir,
   );
 }
+
+const EMPTY_INDEX: IndexedState = {
+  manifest: undefined,
+  count: 0,
+  directory: new Uint32Array(65_537),
+  fd: undefined,
+};
 
 /** The journal's id hashes, sorted (a torn last record, from a kill mid-write, is skipped). */
 function loadJournal(dir: string): SortedIdHashes {
@@ -206,8 +226,11 @@ function loadJournal(dir: string): SortedIdHashes {
 export class JobState {
   readonly dir: string;
   readonly fingerprint: string;
-  #loaded: LoadedState;
-  #sorted: SortedEntries;
+  #manifest: Manifest | undefined;
+  #count: number;
+  /** The entries file, open for lookups (read at the commit); undefined when empty. */
+  #entriesFd: number | undefined;
+  #sorted: PagedEntries;
   #lock: Lock | undefined;
   /** Opened without a lock (a dry run): lookups only. */
   readonly #readOnly: boolean;
@@ -229,15 +252,22 @@ export class JobState {
   constructor(
     dir: string,
     fingerprint: string,
-    loaded: LoadedState,
+    loaded: IndexedState,
     lock: Lock | undefined,
     journal: SortedIdHashes,
   ) {
     this.#readOnly = lock === undefined;
     this.dir = dir;
     this.fingerprint = fingerprint;
-    this.#loaded = loaded;
-    this.#sorted = new SortedEntries(loaded.entries, loaded.count);
+    this.#manifest = loaded.manifest;
+    this.#count = loaded.count;
+    this.#entriesFd = loaded.fd;
+    const fd = loaded.fd;
+    const file = loaded.manifest?.entries.file ?? '';
+    this.#sorted = new PagedEntries(loaded.count, loaded.directory, (into, bytes, position) => {
+      if (fd === undefined) throw new Error('no entries file');
+      readFully(dir, file, fd, into, bytes, position);
+    });
     this.#lock = lock;
     this.#mustSend = new Uint8Array(loaded.count);
     this.#journalledAtOpen = journal.length / 2;
@@ -249,12 +279,12 @@ export class JobState {
 
   /** Ids in the state. */
   get size(): number {
-    return this.#loaded.count;
+    return this.#count;
   }
 
   /** The manifest as loaded; undefined for a new state. */
   get manifest(): Manifest | undefined {
-    return this.#loaded.manifest;
+    return this.#manifest;
   }
 
   /** Sends journalled by a killed run, found at open (those ids are never `unchanged`). */
@@ -267,7 +297,7 @@ export class JobState {
     this.#usable();
     const h = hashId64(id);
     const index = this.#sorted.find(h.hi, h.lo);
-    return index === -1 ? undefined : entryAt(this.#loaded.entries, index);
+    return index === -1 ? undefined : this.#sorted.entryAt(index);
   }
 
   /**
@@ -289,7 +319,7 @@ export class JobState {
     return (
       index !== -1 &&
       this.#mustSend[index] === 0 &&
-      entryHasPayload(this.#loaded.entries, index, payloadSha256Hex)
+      this.#sorted.hasPayload(index, payloadSha256Hex)
     );
   }
 
@@ -386,15 +416,17 @@ export class JobState {
       ...(run.stopped === undefined ? {} : { stopped: run.stopped }),
       ...(run.resume === undefined ? {} : { resume: run.resume }),
     };
+    // The entries are read whole only now, after the run's sending is over: the merge
+    // walks them all (28 MB at 1M ids), freed once saved.
     const manifest = saveState(
       this.dir,
-      this.#loaded,
+      { manifest: this.#manifest, entries: this.#readEntries(), count: this.#count },
       log,
       Math.floor(run.finishedAt.getTime() / 1000),
       {
         fingerprint: this.fingerprint,
         updatedAt: new Date().toISOString(),
-        runs: withRun(this.#loaded.manifest?.runs ?? [], record),
+        runs: withRun(this.#manifest?.runs ?? [], record),
       },
       hooks,
       journal,
@@ -409,8 +441,8 @@ export class JobState {
     // The in-memory entries are now stale (and 28 MB at 1M ids): a run commits once,
     // at its end; reopen the state to look up again.
     this.#committed = true;
-    this.#loaded = { manifest, entries: Buffer.alloc(0), count: 0 };
-    this.#sorted = new SortedEntries(this.#loaded.entries, 0);
+    this.#manifest = manifest;
+    this.#closeEntries();
     this.#mustSend = new Uint8Array(0);
     this.#resultsPath = undefined;
     return {
@@ -436,9 +468,35 @@ export class JobState {
     closeSync(fd);
   }
 
-  /** Close the journal and release the lock. Idempotent. */
+  /** The entries file's bytes (the state is locked: the file cannot change meanwhile). */
+  #readEntries(): Buffer {
+    const fd = this.#entriesFd;
+    if (fd === undefined) return Buffer.alloc(0);
+    const bytes = this.#count * ENTRY_BYTES;
+    const entries = Buffer.allocUnsafe(bytes);
+    try {
+      readFully(this.dir, this.#manifest?.entries.file ?? '', fd, entries, bytes, 0);
+    } catch (err) {
+      throw new StateWriteError(
+        `cannot record the run in state ${this.dir}: reading its entries: ${(err as Error).message}; the previous state is kept, and the next run sends again what this one could not record`,
+        this.dir,
+        { cause: err },
+      );
+    }
+    return entries;
+  }
+
+  #closeEntries(): void {
+    if (this.#entriesFd === undefined) return;
+    const fd = this.#entriesFd;
+    this.#entriesFd = undefined;
+    closeSync(fd);
+  }
+
+  /** Close the journal and the entries file, and release the lock. Idempotent. */
   close(): void {
     this.#closed = true;
+    this.#closeEntries();
     this.#closeJournal();
     this.#lock?.release();
     this.#lock = undefined;
