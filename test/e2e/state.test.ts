@@ -142,6 +142,27 @@ describe('update --state', () => {
     expect(alone.stderr).toBe('clerk-bulk: --full goes with --state\n');
   });
 
+  it('prints a resume command that repeats --state and --full, and that command records the retried row', async () => {
+    const input = exportFile(
+      bed.dir,
+      'in.csv',
+      names(5, (n) => `P${n}`),
+    );
+    bed.server.configure({ script: [{ id: '3', respond: { status: 500, body: 'down' } }] });
+    const out = join(bed.dir, 'r.csv');
+    const first = await run(input, out, '--full', '--retries', '0');
+    expect(first.code).toBe(1);
+    const command = /clerk-bulk update .*/.exec(first.stdout)?.[0] ?? '';
+    expect(command).toContain(`--state ${join(bed.dir, 'state')}`);
+    expect(command).toMatch(/ --full( |$)/);
+    expect(command).toContain('--retry-failed');
+    const again = await runCli(command.split(' ').slice(1), { env: bed.env });
+    expect(again.code).toBe(0);
+    const shown = JSON.parse((await runCli(['state', join(bed.dir, 'state'), '--json'])).stdout);
+    expect(shown.ids).toBe(5);
+    expect(shown.runs.map((r: { resume?: boolean }) => r.resume === true)).toEqual([false, true]);
+  });
+
   it('clerk-bulk state DIR shows the ids, the last update and the runs (also as JSON)', async () => {
     const input = exportFile(
       bed.dir,
