@@ -413,7 +413,7 @@ export class OutcomeLog {
    * split confirms it again — a send without a known outcome leaves the id unknown.
    */
   mergeInto(
-    entries: Buffer,
+    entries: Buffer | ReadAt,
     count: number,
     confirmedAtS: number,
     emit: (chunk: Buffer) => void,
@@ -423,7 +423,7 @@ export class OutcomeLog {
     const journal = options.journal ?? new Uint32Array(0);
     const journalCount = journal.length / 2;
     const last = this.lastPerId();
-    const old = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+    const old = new OldEntries(entries, count, chunkEntries);
     const out = Buffer.allocUnsafe(chunkEntries * ENTRY_BYTES);
     const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
     const hiOf = this.#hi;
@@ -442,7 +442,7 @@ export class OutcomeLog {
     const copyOld = (from: number, to: number) => {
       while (from < to) {
         const n = Math.min(to - from, chunkEntries - used);
-        entries.copy(out, used * ENTRY_BYTES, from * ENTRY_BYTES, (from + n) * ENTRY_BYTES);
+        old.copy(out, used * ENTRY_BYTES, from, from + n);
         used += n;
         from += n;
         if (used === chunkEntries) flush();
@@ -460,12 +460,7 @@ export class OutcomeLog {
       if (++used === chunkEntries) flush();
     };
     /** Whether old entry `o` has id hash (hi, lo): -1 below, 0 equal, 1 above. */
-    const cmpOld = (o: number, hi: number, lo: number) => {
-      const oh = old.getUint32(o * ENTRY_BYTES);
-      if (oh !== hi) return oh < hi ? -1 : 1;
-      const ol = old.getUint32(o * ENTRY_BYTES + 4);
-      return ol === lo ? 0 : ol < lo ? -1 : 1;
-    };
+    const cmpOld = (o: number, hi: number, lo: number) => old.compare(o, hi, lo);
     let o = 0;
     let n = 0;
     let j = 0;
@@ -518,6 +513,72 @@ export class OutcomeLog {
     copyOld(o, count);
     flush();
     return total;
+  }
+}
+
+/**
+ * The old entries of a merge, read in order: a Buffer as it is, or a file through a
+ * window of `windowEntries` entries (458 KB by default), so that a save never holds the
+ * whole old entries file (28 MB at 1M ids) besides the run's outcomes.
+ */
+class OldEntries {
+  readonly #readAt: ReadAt | undefined;
+  readonly #count: number;
+  #window: Buffer;
+  #view: DataView;
+  /** Index of the first entry in the window, and how many it holds. */
+  #first = 0;
+  #held: number;
+
+  constructor(source: Buffer | ReadAt, count: number, windowEntries: number) {
+    this.#count = count;
+    if (Buffer.isBuffer(source)) {
+      this.#readAt = undefined;
+      this.#window = source;
+      this.#held = count;
+    } else {
+      this.#readAt = source;
+      this.#window = Buffer.allocUnsafe(Math.max(1, Math.min(windowEntries, count)) * ENTRY_BYTES);
+      this.#held = 0;
+    }
+    this.#view = new DataView(
+      this.#window.buffer,
+      this.#window.byteOffset,
+      this.#window.byteLength,
+    );
+  }
+
+  /** Make entry `o` readable in the window (reads onward from it when it is not). */
+  #have(o: number): number {
+    if (o < this.#first || o >= this.#first + this.#held) {
+      const readAt = this.#readAt;
+      if (readAt === undefined) throw new RangeError(`entry ${o} out of range`);
+      const n = Math.min(this.#window.length / ENTRY_BYTES, this.#count - o);
+      readAt(this.#window, n * ENTRY_BYTES, o * ENTRY_BYTES);
+      this.#first = o;
+      this.#held = n;
+    }
+    return o - this.#first;
+  }
+
+  /** Entry `o`'s id hash against (hi, lo): -1 below, 0 equal, 1 above. */
+  compare(o: number, hi: number, lo: number): number {
+    const at = this.#have(o) * ENTRY_BYTES;
+    const oh = this.#view.getUint32(at);
+    if (oh !== hi) return oh < hi ? -1 : 1;
+    const ol = this.#view.getUint32(at + 4);
+    return ol === lo ? 0 : ol < lo ? -1 : 1;
+  }
+
+  /** Copy entries [from, to) to `out` at byte `at`. */
+  copy(out: Buffer, at: number, from: number, to: number): void {
+    while (from < to) {
+      const k = this.#have(from);
+      const n = Math.min(to - from, this.#held - k);
+      this.#window.copy(out, at, k * ENTRY_BYTES, (k + n) * ENTRY_BYTES);
+      at += n * ENTRY_BYTES;
+      from += n;
+    }
   }
 }
 

@@ -35,6 +35,7 @@ import {
   ENTRY_BYTES,
   isSorted,
   type OutcomeLog,
+  type ReadAt,
   type SortedIdHashes,
 } from './entries.js';
 import { StateError, StateWriteError } from './errors.js';
@@ -292,7 +293,7 @@ export type ManifestFields = Omit<Manifest, 'entries' | 'manifestSha256' | 'form
  */
 export function saveState(
   dir: string,
-  old: LoadedState,
+  old: Omit<LoadedState, 'entries'> & { entries: Buffer | ReadAt },
   log: OutcomeLog,
   confirmedAtS: number,
   fields: ManifestFields,

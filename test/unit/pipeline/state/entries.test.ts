@@ -135,6 +135,40 @@ describe('state entries', () => {
     expect(Buffer.concat(parts).equals(mergeToBuffer(empty, 0, log, 5).entries)).toBe(true);
   });
 
+  it('merges with old entries read from a file through a small window as with them in memory', () => {
+    const first = new OutcomeLog();
+    for (let i = 0; i < 3_000; i++) first.confirm(`k${i}`, sha('a'));
+    const old = mergeToBuffer(empty, 0, first, 5);
+    const run = new OutcomeLog();
+    for (let i = 0; i < 3_000; i += 7) run.confirm(`k${i}`, sha('b'));
+    for (let i = 1; i < 3_000; i += 11) run.forget(`k${i}`);
+    for (let i = 3_000; i < 3_200; i++) run.confirm(`k${i}`, sha('c'));
+    const journal = readJournal(
+      Buffer.concat(
+        [2, 13, 3_001].map((i) => {
+          const h = hashId64(`k${i}`);
+          return Buffer.from(journalRecord(h.hi, h.lo, Buffer.alloc(JOURNAL_RECORD_BYTES)));
+        }),
+      ),
+    );
+    const inMemory = mergeToBuffer(old.entries, old.count, run, 9, journal);
+    let reads = 0;
+    const parts: Buffer[] = [];
+    const count = run.mergeInto(
+      (into, bytes, position) => {
+        reads++;
+        old.entries.copy(into, 0, position, position + bytes);
+      },
+      old.count,
+      9,
+      (chunk) => parts.push(Buffer.from(chunk)),
+      { journal, chunkEntries: 64 },
+    );
+    expect(count).toBe(inMemory.count);
+    expect(Buffer.concat(parts).equals(inMemory.entries)).toBe(true);
+    expect(reads).toBeGreaterThanOrEqual(Math.ceil(old.count / 64));
+  });
+
   it('compares a payload sha256 by its first 128 bits, in either case', () => {
     const log = new OutcomeLog();
     const payload = `${'0123456789abcdef'.repeat(2)}${'f'.repeat(32)}`;
