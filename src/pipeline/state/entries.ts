@@ -313,10 +313,24 @@ export class OutcomeLog {
   #size = 0;
   /** Outcomes from this index on came after the split (see {@link markSplit}). */
   #splitAt = Number.POSITIVE_INFINITY;
-  #hi = new Uint32Array(1024);
-  #lo = new Uint32Array(1024);
-  #kind = new Uint8Array(1024);
-  #payload = Buffer.alloc(1024 * PAYLOAD_HASH_BYTES);
+  #hi: Uint32Array;
+  #lo: Uint32Array;
+  #kind: Uint8Array;
+  #payload: Buffer;
+
+  /**
+   * @param capacity outcomes expected (a run knows how many `updated` and `failed`
+   *   lines it wrote): sized once, the log never holds an old and a doubled copy of
+   *   its arrays at once (~37 MB instead of 25 at 1M outcomes). It still grows past it.
+   * @default 1024
+   */
+  constructor(capacity = 1024) {
+    const size = Math.max(1024, Math.ceil(capacity));
+    this.#hi = new Uint32Array(size);
+    this.#lo = new Uint32Array(size);
+    this.#kind = new Uint8Array(size);
+    this.#payload = Buffer.alloc(size * PAYLOAD_HASH_BYTES);
+  }
 
   get size(): number {
     return this.#size;
@@ -607,8 +621,17 @@ export function readJournal(bytes: Buffer): SortedIdHashes {
   const values = new BigUint64Array(records);
   const view = new DataView(bytes.buffer, bytes.byteOffset, records * JOURNAL_RECORD_BYTES);
   for (let k = 0; k < records; k++) values[k] = view.getBigUint64(k * JOURNAL_RECORD_BYTES, true);
+  return sortJournal(values);
+}
+
+/**
+ * Sorted id hashes from journal records already in a BigUint64Array (read into its
+ * memory on a little-endian machine: no second copy of the journal, 8 MB at 1M sends).
+ */
+export function sortJournal(values: BigUint64Array): SortedIdHashes {
+  const records = values.length;
   values.sort();
-  if (LITTLE_ENDIAN) return new Uint32Array(values.buffer);
+  if (LITTLE_ENDIAN) return new Uint32Array(values.buffer, values.byteOffset, records * 2);
   const pairs = new Uint32Array(records * 2);
   for (let k = 0; k < records; k++) {
     const v = values[k] as bigint;
@@ -618,7 +641,7 @@ export function readJournal(bytes: Buffer): SortedIdHashes {
   return pairs;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Build sorted entries in memory (tests and the bench; a save streams instead). */
 export function mergeToBuffer(

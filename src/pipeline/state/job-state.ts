@@ -16,9 +16,11 @@
 import {
   closeSync,
   existsSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   rmSync,
   statSync,
   writeSync,
@@ -32,11 +34,13 @@ import {
   isSha256Hex,
   JOURNAL_RECORD_BYTES,
   journalRecord,
+  LITTLE_ENDIAN,
   OutcomeLog,
   PagedEntries,
   type ReadAt,
   readJournal,
   type SortedIdHashes,
+  sortJournal,
 } from './entries.js';
 import { StateError, StateWriteError } from './errors.js';
 import { countLinesBefore, type FoldCounts, foldResultsFile } from './fold.js';
@@ -210,7 +214,22 @@ const EMPTY_INDEX: IndexedState = {
 /** The journal's id hashes, sorted (a torn last record, from a kill mid-write, is skipped). */
 function loadJournal(dir: string): SortedIdHashes {
   try {
-    return readJournal(readFileSync(join(dir, SENDING_LOG)));
+    if (!LITTLE_ENDIAN) return readJournal(readFileSync(join(dir, SENDING_LOG)));
+    const fd = openSync(join(dir, SENDING_LOG), 'r');
+    try {
+      const records = Math.floor(fstatSync(fd).size / JOURNAL_RECORD_BYTES);
+      const values = new BigUint64Array(records);
+      const bytes = Buffer.from(values.buffer);
+      let off = 0;
+      while (off < bytes.length) {
+        const n = readSync(fd, bytes, off, bytes.length - off, off);
+        if (n === 0) break;
+        off += n;
+      }
+      return sortJournal(values.subarray(0, Math.floor(off / JOURNAL_RECORD_BYTES)));
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Uint32Array(0);
     throw new StateError(
@@ -389,7 +408,7 @@ export class JobState {
     const resultsPath = this.#resultsPath;
     if (resultsPath === undefined) throw new Error('commit before startRun');
     const foldStart = performance.now();
-    const log = new OutcomeLog();
+    const log = new OutcomeLog(run.updated + run.failed);
     const journal = loadJournal(this.dir);
     let counts: FoldCounts;
     try {
