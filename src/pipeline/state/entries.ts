@@ -10,7 +10,8 @@
  * | 8      | 16    | payloadHash: first 16 bytes of the payload's sha256     |
  * | 24     | 4     | confirmedAt: unix seconds (u32: good until 2106)        |
  *
- * 1M ids = 28 MB in one Buffer, looked up by binary search (20 steps).
+ * 1M ids = 28 MB, kept in the entries file during a run: a lookup reads one bucket of
+ * it ({@link PagedEntries}), a save streams it ({@link OutcomeLog.mergeInto}).
  *
  * Why a 64-bit id hash and not the id: fixed width (no string per entry: a Map of 1M
  * strings costs ~100 MB), and what a collision can do is bounded. Two ids X ≠ Y share
