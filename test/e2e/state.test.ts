@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -161,6 +162,30 @@ describe('update --state', () => {
     const shown = JSON.parse((await runCli(['state', join(bed.dir, 'state'), '--json'])).stdout);
     expect(shown.ids).toBe(5);
     expect(shown.runs.map((r: { resume?: boolean }) => r.resume === true)).toEqual([false, true]);
+  });
+
+  it('lets a dry run read a state that a running run holds, without taking its lock', async () => {
+    const input = exportFile(
+      bed.dir,
+      'in.csv',
+      names(8, (n) => `P${n}`),
+    );
+    expect((await run(input, join(bed.dir, 'r1.csv'), '--quiet')).code).toBe(0);
+    const holder = spawn('sleep', ['30']);
+    const lockPath = join(bed.dir, 'state', 'state.lock');
+    try {
+      const lock = { pid: holder.pid, host: hostname(), startedAt: 'now', token: 't' };
+      writeFileSync(lockPath, JSON.stringify(lock));
+      const dry = await run(input, join(bed.dir, 'dry.csv'), '--dry-run', '--quiet');
+      expect(dry.code).toBe(0);
+      expect(statuses(join(bed.dir, 'dry.csv'))).toEqual({ unchanged: 8 });
+      expect(JSON.parse(readFileSync(lockPath, 'utf8')).pid).toBe(holder.pid);
+      const real = await run(input, join(bed.dir, 'r2.csv'), '--quiet');
+      expect(real.code).toBe(2);
+      expect(real.stderr).toContain(`is in use by pid ${holder.pid}`);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 
   it('clerk-bulk state DIR shows the ids, the last update and the runs (also as JSON)', async () => {
