@@ -67,7 +67,7 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
         stream: options.stream,
         // Short enough for an 80-column terminal; the bar takes what is left.
         format:
-          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | updated {updated} unchanged {unchanged} failed {failed} invalid {invalid} retries {retrying}',
+          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | updated {updated}{unchangedText} failed {failed} invalid {invalid} retries {retrying}',
         barsize: Math.max(10, Math.min(40, (options.stream.columns ?? 80) - 90)),
         barCompleteChar: '\u2588',
         barIncompleteChar: '\u2591',
@@ -162,7 +162,8 @@ function payload(state: State): Record<string, string | number> {
     totalText: state.total === undefined ? '?' : String(state.total),
     speed: elapsed > 0 ? Math.round((state.done - state.skipped) / elapsed) : 0,
     updated: state.counts.updated,
-    unchanged: state.counts.unchanged,
+    // Only runs with --state skip rows: the bar stays as it was for the others.
+    unchangedText: state.counts.unchanged > 0 ? ` unchanged ${state.counts.unchanged}` : '',
     failed: state.counts.failed,
     invalid: state.counts.invalid,
     retrying: state.retrying,

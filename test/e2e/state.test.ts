@@ -72,8 +72,16 @@ describe('update --state', () => {
 
     const next = names(55, (n) => (n % 10 === 0 ? `P${n} v2` : `P${n}`));
     const second = exportFile(bed.dir, 'night2.csv', next, 7);
-    const r2 = await run(second, join(bed.dir, 'r2.csv'), '--json');
+    const r2 = await run(second, join(bed.dir, 'r2.csv'), '--json', '--log', 'json');
     expect(r2.code).toBe(0);
+    // The last progress line (written at the end) counts them too.
+    const progress = r2.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.event === 'progress')
+      .pop();
+    expect(progress).toMatchObject({ done: 55, updated: 10, unchanged: 45 });
     const sent = [...putsPerId().keys()].sort((a, b) => Number(a) - Number(b));
     expect(sent).toEqual(['10', '20', '30', '40', '50', '51', '52', '53', '54', '55']);
     expect([...putsPerId().values()].every((n) => n === 1)).toBe(true);
