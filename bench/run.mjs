@@ -4,7 +4,9 @@
  *   node bench/run.mjs [--quick] [--only name[,name...]] [--json]
  *
  * Names: startup, throughput (rows/s next to the loopback ceiling, with peak memory),
- * resume, rate, adaptive, auto (`update --rate auto` against a hidden limit: issue 13). `--quick` uses 20k/100k rows instead of 200k/1M. The table
+ * resume, rate, adaptive, auto (`update --rate auto` against a hidden limit: issue 13),
+ * state (two nights of `--state`: issue 16). `--quick` uses 20k/100k rows instead of
+ * 200k/1M. The table
  * goes to stdout (`--json`: the JSON instead); the JSON of a full run is written to
  * bench/results.json, of a quick or partial run to bench/.data/.
  *
@@ -17,7 +19,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { measureCeiling } from './lib/ceiling.mjs';
 import { killAll, killChildrenOnExit, run, startService } from './lib/children.mjs';
-import { ensureInput } from './lib/data.mjs';
+import { ensureChangedInput, ensureInput } from './lib/data.mjs';
 import { formatTable } from './lib/table.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,6 +37,11 @@ const TARGET_CEILING_RATIO = 0.4;
 const TARGET_PEAK_RSS_MB = 120;
 const TARGET_RATE_SHARE = 0.95;
 const TARGET_RESUME_MS = 3_000;
+/** Issue 16: a night with 1 % changed rows against the first night's time, and the save. */
+const TARGET_STATE_TIME_RATIO = 0.1;
+const TARGET_STATE_SAVE_MS = 3_000;
+/** Every 100th row changes between the two nights of the state bench (1 %). */
+const STATE_CHANGE_EVERY = 100;
 
 const RATE_PER_SECOND = 400;
 const STARTUP_RUNS = 10;
@@ -49,7 +56,7 @@ const WARMUP_FIRST_ID = 900_000_000;
 /** A CLI run may take this long per row (plus a minute) before it is killed: 300 rows/s. */
 const CLI_MS_PER_ROW = 1000 / 300;
 
-const SECTIONS = ['startup', 'throughput', 'resume', 'rate', 'adaptive', 'auto'];
+const SECTIONS = ['startup', 'throughput', 'resume', 'rate', 'adaptive', 'auto', 'state'];
 
 /**
  * `--rate auto` (issue 13): the CLI itself against `mock-server --rate-limit L`, a limit
@@ -369,6 +376,90 @@ async function benchResume(server, rows) {
   };
 }
 
+/**
+ * Two nights of a job with `--state`, at the throughput section's unlimited rate: the
+ * first sends every row and builds the state; the second reads an export with 1 % of
+ * rows changed and must send exactly those, in under a tenth of the first's time.
+ */
+async function benchState(rows) {
+  const input = join(DATA, `contacts-${rows}.csv`);
+  const changedInput = join(DATA, `contacts-${rows}-changed.csv`);
+  await ensureInput(input, rows);
+  if (await ensureChangedInput(changedInput, rows, STATE_CHANGE_EVERY))
+    log(`generated ${rows} rows, every ${STATE_CHANGE_EVERY}th changed`);
+  const changed = Math.floor(rows / STATE_CHANGE_EVERY);
+  const stateDir = join(DATA, `state-${rows}`);
+  rmSync(stateDir, { recursive: true, force: true });
+  const server = await startMockServer([]);
+  try {
+    await measureCeiling({
+      url: server.url,
+      apiKey: API_KEY,
+      concurrency: CONCURRENCY,
+      durationMs: WARMUP_MS,
+      firstId: WARMUP_FIRST_ID,
+    });
+    const nights = [];
+    for (const [night, file] of [
+      [1, input],
+      [2, changedInput],
+    ]) {
+      log(`state: night ${night}, ${rows} rows, --state ${rel(stateDir)}`);
+      const out = join(DATA, `state-${rows}-night${night}.results.csv`);
+      const r = await runUpdate({
+        input: file,
+        out,
+        url: server.url,
+        rows,
+        rate: 0,
+        extra: ['--force', '--state', stateDir],
+      });
+      const c = r.summary.counts;
+      const wantSent = night === 1 ? rows : changed;
+      if (c.updated !== wantSent || c.unchanged !== rows - wantSent || c.failed + c.invalid > 0) {
+        throw new Error(
+          `${r.command}: expected ${wantSent} updated and ${rows - wantSent} unchanged, got ${JSON.stringify(c)}`,
+        );
+      }
+      if (r.summary.requests.sent !== wantSent || r.summary.state?.ids !== rows) {
+        throw new Error(
+          `${r.command}: ${r.summary.requests.sent} requests, state ${JSON.stringify(r.summary.state)}`,
+        );
+      }
+      nights.push({
+        night,
+        command: r.command,
+        sent: r.summary.requests.sent,
+        unchanged: c.unchanged,
+        wallMs: r.wallMs,
+        elapsedMs: r.summary.elapsedMs,
+        saveMs: round(r.summary.state.saveMs),
+        cpuMs:
+          r.memory === undefined
+            ? undefined
+            : round((r.memory.userCpuUs + r.memory.systemCpuUs) / 1000),
+        peakRssMb: r.memory?.peakRssMb,
+        peakHeapUsedMb: r.memory?.peakHeapUsedMb,
+        loadAverage1m: round(loadavg()[0], 2),
+      });
+    }
+    const [first, second] = nights;
+    return {
+      rows,
+      changed,
+      server: server.command,
+      nights,
+      timeRatio: round(second.wallMs / first.wallMs, 3),
+      cpuRatio:
+        first.cpuMs === undefined || second.cpuMs === undefined
+          ? undefined
+          : round(second.cpuMs / first.cpuMs, 3),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
 /** A resume of a finished run: everything already done, nothing sent. */
 function checkNothingLeft(r, rows) {
   const c = r.summary.counts;
@@ -574,6 +665,29 @@ function targets(results, sizes) {
       pass: results.resume.wallMs < TARGET_RESUME_MS,
     });
   }
+  if (results.state !== undefined) {
+    const st = results.state;
+    list.push({
+      name: `--state night with 1 % changed ÷ first night, ${st.rows} rows (wall)`,
+      value: st.timeRatio,
+      target: `< ${TARGET_STATE_TIME_RATIO}`,
+      pass: st.timeRatio < TARGET_STATE_TIME_RATIO,
+    });
+    const peak = Math.max(...st.nights.map((n) => n.peakRssMb ?? Number.POSITIVE_INFINITY));
+    list.push({
+      name: `peak RSS with ${st.rows} ids in the state (MB)`,
+      value: peak,
+      target: `<= ${TARGET_PEAK_RSS_MB}`,
+      pass: peak <= TARGET_PEAK_RSS_MB,
+    });
+    const save = Math.max(...st.nights.map((n) => n.saveMs));
+    list.push({
+      name: `state save after a ${st.rows}-row run (ms)`,
+      value: save,
+      target: `< ${TARGET_STATE_SAVE_MS}`,
+      pass: save < TARGET_STATE_SAVE_MS,
+    });
+  }
   return list;
 }
 
@@ -673,6 +787,14 @@ function report(results) {
       ]);
     }
   }
+  if (results.state !== undefined) {
+    for (const n of results.state.nights) {
+      misc.push([
+        `--state night ${n.night}, ${results.state.rows} rows`,
+        `${n.sent} sent, ${n.unchanged} unchanged: ${n.wallMs} ms wall, ${n.cpuMs} ms CPU, save ${n.saveMs} ms, RSS ${n.peakRssMb} MB`,
+      ]);
+    }
+  }
   if (results.adaptive !== undefined) {
     const a = results.adaptive;
     misc.push(['adaptive-rate.mjs', a.skipped ?? a.error ?? `exit ${a.exitCode}, JSON in results`]);
@@ -767,6 +889,7 @@ async function main() {
   if (args.only.has('rate')) results.rate = await benchRate(sizes.rate);
   if (args.only.has('adaptive')) results.adaptive = await benchAdaptive(args.quick);
   if (args.only.has('auto')) results.auto = await benchAuto();
+  if (args.only.has('state')) results.state = await benchState(sizes.large);
 
   results.targets = targets(results, sizes);
   const jsonPath = full

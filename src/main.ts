@@ -67,6 +67,12 @@ async function main(argv: string[]): Promise<number> {
       const { reportCommand } = await import('./commands/report.js');
       return reportCommand(options, io);
     }
+    case 'state': {
+      const { options, warnings } = resolveOptions({ ...invocation, command: 'state' });
+      warn(warnings);
+      const { stateCommand } = await import('./commands/state.js');
+      return stateCommand(options, io);
+    }
     case 'mock-server': {
       const { options: o, warnings } = resolveOptions({ ...invocation, command: 'mock-server' });
       warn(warnings);

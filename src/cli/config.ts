@@ -67,6 +67,9 @@ export function toUpdateConfig(
   if (value.retryFailed && !value.resume) {
     throw new UsageError('--retry-failed goes with --resume', 'E_OPTION');
   }
+  if (value.full && value.state === undefined) {
+    throw new UsageError('--full goes with --state', 'E_OPTION');
+  }
   if (value.resume && value.force) {
     throw new UsageError('--resume and --force contradict each other: pick one', 'E_OPTION');
   }

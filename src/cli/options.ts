@@ -23,7 +23,7 @@ import {
   DEFAULT_TIMEOUT_MS,
 } from '../defaults.js';
 
-export const COMMANDS = ['update', 'validate', 'report', 'mock-server'] as const;
+export const COMMANDS = ['update', 'validate', 'report', 'mock-server', 'state'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** How a value is read and checked, whichever source it comes from. */
@@ -293,12 +293,30 @@ export const OPTIONS = [
     resume: true,
   },
   {
+    flag: 'state',
+    describe: 'job state directory: send only rows changed since the last confirmed run',
+    kind: path(),
+    expected: 'a directory path',
+    defaultHelp: 'none: send every row',
+    commands: ['update'],
+    resume: true,
+  },
+  {
+    flag: 'full',
+    describe: 'with --state: send every row, changed or not (the state is still updated)',
+    kind: bool(),
+    expected: 'a boolean',
+    default: false,
+    commands: ['update'],
+    resume: true,
+  },
+  {
     flag: 'json',
     describe: 'print one JSON object on stdout, also on error (docs/json-output.md)',
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update', 'validate', 'report'],
+    commands: ['update', 'validate', 'report', 'state'],
   },
   {
     flag: 'quiet',

@@ -57,6 +57,12 @@ const COMMAND_LINES: Record<CommandName, { usage: string; describe: string; epil
     describe: 'summarise a results file',
     epilog: 'Examples:\n  clerk-bulk report contacts.csv.results.csv',
   },
+  state: {
+    usage: 'state <dir>',
+    describe: 'show a job state directory (--state): ids, last update, runs',
+    epilog:
+      'Examples:\n  clerk-bulk state /var/lib/clerk-bulk/nightly\n  clerk-bulk state nightly-state --json',
+  },
   'mock-server': {
     usage: 'mock-server',
     describe: 'run the built-in fake Clerk Chat API on 127.0.0.1',
@@ -69,6 +75,7 @@ const POSITIONALS: Partial<Record<CommandName, { name: string; describe: string 
   update: { name: 'input', describe: 'CSV file of contact changes (- for stdin)' },
   validate: { name: 'input', describe: 'CSV file of contact changes (- for stdin)' },
   report: { name: 'results', describe: 'results CSV written by update' },
+  state: { name: 'dir', describe: 'state directory given to update --state' },
 };
 
 /**

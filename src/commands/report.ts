@@ -36,7 +36,7 @@ export async function reportCommand(
   }
   const lines = [
     `${path}: ${summary.rows} rows (${summary.lines} lines)`,
-    `  updated ${c.updated}, failed ${c.failed}, invalid ${c.invalid}${c['dry-run'] > 0 ? `, dry-run ${c['dry-run']}` : ''}`,
+    `  updated ${c.updated}${c.unchanged > 0 ? `, unchanged ${c.unchanged}` : ''}, failed ${c.failed}, invalid ${c.invalid}${c['dry-run'] > 0 ? `, dry-run ${c['dry-run']}` : ''}`,
   ];
   if (summary.tornLastLine) {
     lines.push(

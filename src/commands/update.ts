@@ -33,6 +33,8 @@ export function exitCodeFor(summary: RunSummary, signal: StopSignal = 'SIGINT'):
   if (summary.stopped === 'auth' || summary.stopped === 'max-errors') return EXIT.ABORTED;
   // Rows an earlier run left failed or invalid still count: resuming a partly failed
   // run must not turn a cron job green.
+  // --state: a state that could not be saved is exit 3 (the next run re-sends more).
+  if (summary.state?.error !== undefined) return EXIT.ABORTED;
   const c = summary.counts;
   if (c.failed > 0 || c.invalid > 0 || c.alreadyDoneNotUpdated > 0) return EXIT.ROWS_FAILED;
   return EXIT.OK;
@@ -67,6 +69,11 @@ export function resumeCommand(config: UpdateConfig, how: { retryFailed: boolean 
   for (const option of optionsOf('update')) {
     const value = values[camelCase(option.flag)];
     if (option.resume === undefined || value === undefined || value === option.default) continue;
+    // A boolean flag is given alone (its default is false).
+    if (option.kind.type === 'boolean') {
+      if (value === true) args.push(`--${option.flag}`);
+      continue;
+    }
     const text = String(value);
     args.push(`--${option.flag}`, option.resume === true ? text : option.resume(text));
   }
@@ -139,6 +146,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       retries: config.retries,
       timeoutMs: config.timeout,
       empty: config.empty,
+      full: config.full,
       signal: graceful.signal,
       forceSignal: force.signal,
       ...(config.maxRate === undefined ? {} : { maxRatePerSecond: config.maxRate }),
@@ -149,6 +157,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       ...(config.limit === undefined ? {} : { limit: config.limit }),
       ...(config.maxErrors === undefined ? {} : { maxErrors: config.maxErrors }),
       ...(config.retryBaseMs === undefined ? {} : { retryBaseDelayMs: config.retryBaseMs }),
+      ...(config.state === undefined ? {} : { state: config.state }),
       events: {
         ...progress,
         dryRun: onDryRun,

@@ -12,6 +12,7 @@
 import { toBoolean } from '../cli/options.js';
 import type { ClerkBulkError } from '../errors.js';
 import type { RunSummary } from '../pipeline/run/types.js';
+import type { StateDescription } from '../pipeline/state/index.js';
 import type { ResultsFileSummary } from './results-summary.js';
 
 /** The version of every shape below; see the versioning rule in docs/json-output.md. */
@@ -40,6 +41,7 @@ export const UPDATE_JSON_KEYS = [
   'unfinished',
   'topErrors',
   'rate',
+  'state',
   'resumeCommand',
   'payloads',
   'payloadsTruncated',
@@ -75,6 +77,22 @@ export const REPORT_JSON_KEYS = [
   'exitCode',
 ] as const;
 
+/** The top-level keys of `state --json`, in the order they are printed. */
+export const STATE_JSON_KEYS = [
+  'schemaVersion',
+  'command',
+  'dir',
+  'exists',
+  'ids',
+  'updatedAt',
+  'fingerprint',
+  'entriesBytes',
+  'runs',
+  'pendingSends',
+  'lockedBy',
+  'exitCode',
+] as const;
+
 /** The top-level keys of the error object printed by any command that fails. */
 export const ERROR_JSON_KEYS = ['schemaVersion', 'command', 'error'] as const;
 
@@ -89,6 +107,7 @@ export const JSON_SHAPES = {
   update: UPDATE_JSON_KEYS,
   validate: VALIDATE_JSON_KEYS,
   report: REPORT_JSON_KEYS,
+  state: STATE_JSON_KEYS,
   error: ERROR_JSON_KEYS,
 } as const;
 
@@ -126,6 +145,7 @@ export type UpdateJson = Shape<
     unfinished: number;
     topErrors: RunSummary['topErrors'];
     rate: RunSummary['rate'];
+    state: NonNullable<RunSummary['state']> | null;
     resumeCommand: string | null;
     payloads: JsonPayload[] | null;
     payloadsTruncated: boolean;
@@ -169,6 +189,7 @@ export function updateJson(
     unfinished: summary.unfinished,
     topErrors: summary.topErrors,
     rate: summary.rate,
+    state: summary.state ?? null,
   };
   return {
     schemaVersion: JSON_SCHEMA_VERSION,
@@ -185,6 +206,7 @@ export function updateJson(
     unfinished: s.unfinished,
     topErrors: s.topErrors,
     rate: s.rate,
+    state: s.state,
     resumeCommand: extra.resumeCommand ?? null,
     payloads: extra.payloads?.list ?? null,
     payloadsTruncated: extra.payloads?.truncated ?? false,
@@ -382,7 +404,9 @@ export function jsonAsked(
 ): { json: boolean; command: JsonCommand | undefined } {
   const first = argv.find((a) => !a.startsWith('-'));
   const command =
-    first === 'update' || first === 'validate' || first === 'report' ? first : undefined;
+    first === 'update' || first === 'validate' || first === 'report' || first === 'state'
+      ? first
+      : undefined;
   let fromFlag: boolean | undefined;
   for (const arg of argv) {
     if (arg === '--') break;
@@ -398,4 +422,34 @@ export function jsonAsked(
   // a mock server started from the same environment keeps its text errors.
   const fromEnv = command === undefined ? undefined : env.CLERK_BULK_JSON;
   return { json: fromEnv !== undefined && toBoolean(fromEnv) === true, command };
+}
+
+export type StateJson = Shape<
+  typeof STATE_JSON_KEYS,
+  Omit<
+    { [K in keyof StateDescription]-?: Exclude<StateDescription[K], undefined> | null },
+    never
+  > & {
+    schemaVersion: typeof JSON_SCHEMA_VERSION;
+    command: 'state';
+    exitCode: number;
+  }
+>;
+
+/** `state --json`: what a job state holds (docs/state.md). */
+export function stateJson(d: StateDescription, exitCode: number): StateJson {
+  return {
+    schemaVersion: JSON_SCHEMA_VERSION,
+    command: 'state',
+    dir: d.dir,
+    exists: d.exists,
+    ids: d.ids,
+    updatedAt: d.updatedAt ?? null,
+    fingerprint: d.fingerprint ?? null,
+    entriesBytes: d.entriesBytes,
+    runs: d.runs,
+    pendingSends: d.pendingSends,
+    lockedBy: d.lockedBy ?? null,
+    exitCode,
+  };
 }

@@ -41,7 +41,7 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
   const state: State = {
     done: 0,
     total: undefined,
-    counts: { updated: 0, failed: 0, invalid: 0, 'dry-run': 0 },
+    counts: { updated: 0, failed: 0, invalid: 0, 'dry-run': 0, unchanged: 0 },
     skipped: 0,
     retrying: 0,
     rate: undefined,
@@ -70,7 +70,7 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
         stream: options.stream,
         // Short enough for an 80-column terminal; the bar takes what is left.
         format:
-          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | updated {updated} failed {failed} invalid {invalid} retries {retrying}{rateText}',
+          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | updated {updated}{unchangedText} failed {failed} invalid {invalid} retries {retrying}{rateText}',
         // The text around the bar takes about 90 columns, the rate up to 28 more.
         barsize: Math.max(10, Math.min(40, (options.stream.columns ?? 80) - 118)),
         barCompleteChar: '\u2588',
@@ -172,6 +172,8 @@ function payload(state: State): Record<string, string | number> {
     totalText: state.total === undefined ? '?' : String(state.total),
     speed: elapsed > 0 ? Math.round((state.done - state.skipped) / elapsed) : 0,
     updated: state.counts.updated,
+    // Only runs with --state skip rows: the bar stays as it was for the others.
+    unchangedText: state.counts.unchanged > 0 ? ` unchanged ${state.counts.unchanged}` : '',
     failed: state.counts.failed,
     invalid: state.counts.invalid,
     retrying: state.retrying,
@@ -194,6 +196,7 @@ export function jsonLine(state: State): Record<string, unknown> {
     rowsPerSecond:
       elapsedMs > 0 ? Math.round(((state.done - state.skipped) / elapsedMs) * 1000) : 0,
     updated: state.counts.updated,
+    unchanged: state.counts.unchanged,
     failed: state.counts.failed,
     invalid: state.counts.invalid,
     alreadyDone: state.skipped,
@@ -219,7 +222,9 @@ export function plainLine(state: State): string {
       ? `, ETA ${formatDuration(((total - state.done) / speed) * 1000)}`
       : '';
   const rate = state.rateView === undefined ? '' : `; ${rateText(state.rateView, 'running')}`;
-  return `progress: ${state.done}/${total ?? '?'} rows${pct}, ${Math.round(speed)} rows/s${eta}; updated ${state.counts.updated}, failed ${state.counts.failed}, invalid ${state.counts.invalid}${rate}`;
+  // `unchanged` only shows in runs with --state that skipped rows.
+  const unchanged = state.counts.unchanged > 0 ? `, unchanged ${state.counts.unchanged}` : '';
+  return `progress: ${state.done}/${total ?? '?'} rows${pct}, ${Math.round(speed)} rows/s${eta}; updated ${state.counts.updated}${unchanged}, failed ${state.counts.failed}, invalid ${state.counts.invalid}${rate}`;
 }
 
 export function formatDuration(ms: number): string {

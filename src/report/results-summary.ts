@@ -3,7 +3,10 @@ import { type ResultsRecord, type ResultsScan, scanResultsFile } from '../pipeli
 import { errorKind } from '../pipeline/results/tally.js';
 import type { RowStatus } from '../pipeline/results/writer.js';
 
-const STATUSES: readonly RowStatus[] = ['updated', 'failed', 'invalid', 'dry-run'];
+// Appended, never reordered: the index + 1 is a row's code below (1 = updated).
+const STATUSES: readonly RowStatus[] = ['updated', 'failed', 'invalid', 'dry-run', 'unchanged'];
+/** The code of `unchanged`: like `updated`, not a row left to do. */
+const UNCHANGED_CODE = STATUSES.indexOf('unchanged') + 1;
 /** Distinct error kinds remembered; more are grouped as "(other errors)". */
 const MAX_KINDS = 1_000;
 
@@ -44,7 +47,7 @@ async function scan(path: string, onLine: (record: ResultsRecord) => void): Prom
 export interface RowsState {
   /** The physical line of each row's last line (0: the file has none). */
   lastLineOf: Uint32Array;
-  /** 1 when the row's last line is not `updated` (a row left to do), else 0. */
+  /** 1 when the row's last line is not `updated` or `unchanged` (a row left to do), else 0. */
   toDo: Uint8Array;
 }
 
@@ -90,7 +93,13 @@ export async function summariseResults(path: string): Promise<ResultsFileSummary
       kind[row] = index ?? MAX_KINDS;
     }
   });
-  const counts: Record<RowStatus, number> = { updated: 0, failed: 0, invalid: 0, 'dry-run': 0 };
+  const counts: Record<RowStatus, number> = {
+    updated: 0,
+    failed: 0,
+    invalid: 0,
+    'dry-run': 0,
+    unchanged: 0,
+  };
   const kindCounts = new Map<number, number>();
   let rows = 0;
   for (let row = 1; row < status.length; row++) {
@@ -99,7 +108,7 @@ export async function summariseResults(path: string): Promise<ResultsFileSummary
     rows++;
     counts[STATUSES[s - 1] as RowStatus]++;
     const k = kind[row] ?? -1;
-    if (s !== 1 && k >= 0) kindCounts.set(k, (kindCounts.get(k) ?? 0) + 1);
+    if (s !== 1 && s !== UNCHANGED_CODE && k >= 0) kindCounts.set(k, (kindCounts.get(k) ?? 0) + 1);
   }
   const topErrors = [...kindCounts.entries()]
     .sort((a, b) => b[1] - a[1])
@@ -113,7 +122,7 @@ export async function summariseResults(path: string): Promise<ResultsFileSummary
     topErrors,
     tornLastLine: scanned.tornLine,
     lastLineOf,
-    toDo: status.map((s) => (s > 1 ? 1 : 0)),
+    toDo: status.map((s) => (s > 1 && s !== UNCHANGED_CODE ? 1 : 0)),
   };
 }
 

@@ -21,6 +21,8 @@ export function formatSummary(summary: RunSummary, resumeCommand: string | undef
   const parts = summary.dryRun
     ? [`dry-run ${c['dry-run']}`, `invalid ${c.invalid}`]
     : [`updated ${c.updated}`, `failed ${c.failed}`, `invalid ${c.invalid}`];
+  // --state: rows not sent because the API already holds them (dry run: would not be).
+  if (c.unchanged > 0) parts.splice(1, 0, `unchanged ${c.unchanged}`);
   if (c.alreadyDone > 0) {
     const bad = c.alreadyDoneNotUpdated;
     parts.push(
@@ -39,6 +41,7 @@ export function formatSummary(summary: RunSummary, resumeCommand: string | undef
     `  time:     ${formatDuration(summary.elapsedMs)} (${summary.rowsPerSecond.toFixed(1)} rows/s)`,
   );
   lines.push(`  results:  ${summary.resultsPath}`);
+  if (summary.state !== undefined) lines.push(`  state:    ${stateLine(summary.state)}`);
   if (summary.topErrors.length > 0) {
     lines.push('  most common errors:');
     for (const { error, count } of summary.topErrors) {
@@ -76,4 +79,11 @@ function summaryRate(rate: RunSummary['rate'], throttled: number): string {
       ? `the API throttled (429) but no limit could be measured (too few 429s, up to --max-rate ${rate.maxPerSecond ?? 'no cap'})`
       : limitFoundText(rate, 'end');
   return `auto${ended}; ${found}`;
+}
+
+/** `state: /x/job (1000000 ids, saved in 1.2s)` or why it was not saved. */
+function stateLine(state: NonNullable<RunSummary['state']>): string {
+  if (state.error !== undefined) return `${state.dir}: not saved (${safeText(state.error)})`;
+  if (state.ids === undefined) return `${state.dir} (read only: dry run)`;
+  return `${state.dir} (${state.ids} ids${state.saveMs === undefined ? '' : `, saved in ${(state.saveMs / 1000).toFixed(1)}s`})`;
 }

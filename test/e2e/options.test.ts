@@ -43,6 +43,9 @@ function everyVariable(dir: string, baseUrl: string): Record<string, string> {
     CLERK_BULK_ENCODING: 'utf-8',
     CLERK_BULK_LIMIT: '100',
     CLERK_BULK_MAX_ERRORS: '10',
+    // A dry run reads the state without creating or locking it.
+    CLERK_BULK_STATE: join(dir, 'state'),
+    CLERK_BULK_FULL: 'no',
     CLERK_BULK_JSON: 'false',
     CLERK_BULK_QUIET: 'TRUE',
     CLERK_BULK_LOG: 'text',

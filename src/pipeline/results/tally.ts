@@ -8,11 +8,19 @@ export interface StatusCounts {
   failed: number;
   invalid: number;
   'dry-run': number;
+  /** `--state`: rows not sent because the API already holds their payload. */
+  unchanged: number;
 }
 
 /** Counts per status and the most common errors, built as lines are recorded. */
 export class Tally {
-  readonly counts: StatusCounts = { updated: 0, failed: 0, invalid: 0, 'dry-run': 0 };
+  readonly counts: StatusCounts = {
+    updated: 0,
+    failed: 0,
+    invalid: 0,
+    'dry-run': 0,
+    unchanged: 0,
+  };
   private readonly errors = new Map<string, number>();
   private otherErrors = 0;
 

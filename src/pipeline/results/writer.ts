@@ -14,7 +14,11 @@ export const RESULTS_COLUMNS = [
   'finished_at',
 ] as const;
 
-export type RowStatus = 'updated' | 'failed' | 'invalid' | 'dry-run';
+/**
+ * `unchanged` (with `--state`): the payload equals the one the API last confirmed for
+ * the id, so the row was not sent (attempts 0). Resume checks such rows again.
+ */
+export type RowStatus = 'updated' | 'failed' | 'invalid' | 'dry-run' | 'unchanged';
 
 /** One row's final outcome in this run. */
 export interface ResultLine {
@@ -69,12 +73,23 @@ export function refuseNonRegularResults(path: string): void {
 }
 
 /**
+ * Bytes of `unchanged` lines held before one write(2). A lost `unchanged` line costs
+ * nothing: resume and the state treat the row as not done and check it again.
+ */
+export const UNCHANGED_BUFFER_BYTES = 64 * 1024;
+
+/**
  * Append-only results file. Every line is written with one `write(2)` as the row
  * finishes: nothing is buffered in the process, so `kill -9` loses at most the rows
- * still in flight, and a full disk shows up at the row that hit it.
+ * still in flight, and a full disk shows up at the row that hit it. The one exception
+ * is {@link ResultsWriter.writeUnchanged}: those lines record no request, so they are
+ * gathered into 64 KB writes (1M unchanged rows: ~16,000 writes instead of 1M).
  */
 export class ResultsWriter {
   private fd: number | undefined;
+  /** `unchanged` lines not yet written; always written before any other line. */
+  private pending: string[] = [];
+  private pendingBytes = 0;
   readonly path: string;
   private readonly redact: (text: string) => string;
 
@@ -117,7 +132,33 @@ export class ResultsWriter {
 
   /** Write one row's outcome. Throws ResultsWriteError when the disk refuses. */
   write(line: ResultLine): void {
-    this.writeRaw(formatResultLine(line, this.redact), true);
+    const text = formatResultLine(line, this.redact);
+    if (this.pending.length > 0) this.writeRaw(this.takePending() + text, true);
+    else this.writeRaw(text, true);
+  }
+
+  /**
+   * Write an `unchanged` line, batched (see {@link UNCHANGED_BUFFER_BYTES}): it reaches
+   * the file with the next other line, when the batch is full, or at {@link flush} /
+   * {@link close}.
+   */
+  writeUnchanged(line: ResultLine): void {
+    const text = formatResultLine(line, this.redact);
+    this.pending.push(text);
+    this.pendingBytes += text.length;
+    if (this.pendingBytes >= UNCHANGED_BUFFER_BYTES) this.flush();
+  }
+
+  /** Write the batched `unchanged` lines now. */
+  flush(): void {
+    if (this.pending.length > 0) this.writeRaw(this.takePending(), true);
+  }
+
+  private takePending(): string {
+    const text = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    return text;
   }
 
   private writeRaw(text: string, midRun = false): void {
@@ -145,7 +186,20 @@ export class ResultsWriter {
     }
   }
 
+  /**
+   * Write what is batched, then close. A write that fails here throws (after closing):
+   * the lines lost are `unchanged` ones, which the next run checks again.
+   */
   close(): void {
+    if (this.fd === undefined) return;
+    try {
+      this.flush();
+    } finally {
+      this.closeFd();
+    }
+  }
+
+  private closeFd(): void {
     if (this.fd === undefined) return;
     const fd = this.fd;
     this.fd = undefined;
@@ -161,6 +215,12 @@ export function formatResultLine(
   line: ResultLine,
   redact: (text: string) => string = (t) => t,
 ): string {
+  // Most lines need no quoting, escaping or formula guard: built directly, they cost
+  // a fraction of a csv-stringify call (which validates its options on every call), the
+  // largest share of the writer's time in a run of 1M `unchanged` lines.
+  if ((line.error === undefined || line.error === '') && PLAIN_CELL.test(line.id)) {
+    return `${line.row},${line.id},${line.status},${line.httpStatus ?? ''},${line.attempts},,${line.sha256},${line.finishedAt.toISOString()}\n`;
+  }
   return stringify(
     [
       [
@@ -177,6 +237,15 @@ export function formatResultLine(
     { escape_formulas: true, eof: true, record_delimiter: 'unix' },
   );
 }
+
+/**
+ * A cell csv-stringify would write as it is: not empty, no quote, comma or control
+ * character, and no first character a spreadsheet reads as a formula (csv-stringify's
+ * `escape_formulas` list, fullwidth forms included).
+ */
+const PLAIN_CELL =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters need escaping
+  /^[^=+\-@\t\r",\u0000-\u001f\u007f\uff1d\uff0b\uff0d\uff20][^",\u0000-\u001f\u007f]*$/;
 
 /** Errors are one readable line: collapse line breaks and other control characters. */
 function oneLine(text: string): string {

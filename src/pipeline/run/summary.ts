@@ -29,13 +29,19 @@ export interface SummaryFacts {
 }
 
 /** No rows: what a run that sent nothing starts from. */
-export const NO_ROWS: Readonly<StatusCounts> = { updated: 0, failed: 0, invalid: 0, 'dry-run': 0 };
+export const NO_ROWS: Readonly<StatusCounts> = {
+  updated: 0,
+  failed: 0,
+  invalid: 0,
+  'dry-run': 0,
+  unchanged: 0,
+};
 export const NO_SKIPS: Readonly<SkippedCounts> = { updated: 0, failed: 0, invalid: 0 };
 
 /** The summary of a run from what it counted. Pure. */
 export function buildSummary(facts: SummaryFacts): RunSummary {
   const c = facts.counts;
-  const finished = c.updated + c.failed + c.invalid + c['dry-run'];
+  const finished = c.updated + c.failed + c.invalid + c['dry-run'] + c.unchanged;
   const notUpdated = facts.skipped.failed + facts.skipped.invalid;
   const alreadyDone = facts.skipped.updated + notUpdated;
   // A signal that came after the last row was read and every row finished anyway

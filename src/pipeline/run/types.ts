@@ -71,6 +71,15 @@ export interface UpdateOptions {
   signal?: AbortSignal;
   /** Aborting it also abandons requests in flight (their rows are re-sent on resume). */
   forceSignal?: AbortSignal;
+  /**
+   * Job state directory (created on first use): rows whose payload equals the one the
+   * API last confirmed for their id are not sent but recorded `unchanged`; the state
+   * then records what this run confirmed (docs/state.md). It assumes nobody changed
+   * these contacts in Clerk Chat since; `full` repairs that.
+   */
+  state?: string;
+  /** With `state`: send every row, unchanged or not; the state is still updated. @default false */
+  full?: boolean;
   /** Progress and messages; every method optional. */
   events?: RunEvents;
 }
@@ -123,6 +132,8 @@ export interface RunSummary {
   topErrors: Array<{ error: string; count: number }>;
   /** The rate: fixed, or what `--rate auto` found. Always present; null means none. */
   rate: RunRate;
+  /** With `state`: what became of the job state; undefined without one. */
+  state?: StateOutcome;
 }
 
 /**
@@ -141,6 +152,20 @@ export interface RunRate {
   limitFoundPerSecond: number | null;
   /** `--rate` (fixed) or `--max-rate` (auto); null when unlimited. */
   maxPerSecond: number | null;
+}
+
+/** The job state after a run (`--state`). */
+export interface StateOutcome {
+  dir: string;
+  /** Ids in the state once saved; undefined when not saved (a dry run reads it only). */
+  ids?: number;
+  /** Wall time of the save (fold of the results file + write), ms. */
+  saveMs?: number;
+  /**
+   * Why the state could not be saved (disk full...). The previous state is kept and
+   * the next run re-sends what this one could not record; the CLI exits 3.
+   */
+  error?: string;
 }
 
 /** Requests of one run: every one sent, the 429s among them, and the retries scheduled. */

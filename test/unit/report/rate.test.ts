@@ -56,7 +56,7 @@ describe('the rate in words', () => {
 const state = (rateView: RunRate | undefined) => ({
   done: 50,
   total: 100,
-  counts: { updated: 50, failed: 0, invalid: 0, 'dry-run': 0 },
+  counts: { updated: 50, failed: 0, invalid: 0, 'dry-run': 0, unchanged: 0 },
   skipped: 0,
   retrying: 0,
   rate: rateView?.currentPerSecond ?? undefined,
@@ -89,6 +89,7 @@ function summary(rate: RunRate, throttled = 0): RunSummary {
       failed: 0,
       invalid: 0,
       'dry-run': 0,
+      unchanged: 0,
       alreadyDone: 0,
       alreadyDoneNotUpdated: 0,
     },

@@ -28,7 +28,7 @@ describe('buildSummary', () => {
     const summary = buildSummary(
       facts({
         rowsRead: 10,
-        counts: { updated: 3, failed: 1, invalid: 1, 'dry-run': 0 },
+        counts: { updated: 3, failed: 1, invalid: 1, 'dry-run': 0, unchanged: 0 },
         skipped: { updated: 2, failed: 2, invalid: 1 },
         elapsedMs: 500,
       }),
@@ -38,6 +38,7 @@ describe('buildSummary', () => {
       failed: 1,
       invalid: 1,
       'dry-run': 0,
+      unchanged: 0,
       alreadyDone: 5,
       alreadyDoneNotUpdated: 3,
     });
@@ -49,7 +50,7 @@ describe('buildSummary', () => {
     const summary = buildSummary(
       facts({
         rowsRead: 10,
-        counts: { updated: 4, failed: 0, invalid: 0, 'dry-run': 0 },
+        counts: { updated: 4, failed: 0, invalid: 0, 'dry-run': 0, unchanged: 0 },
         stopped: 'interrupted',
         readAll: false,
       }),
@@ -59,7 +60,7 @@ describe('buildSummary', () => {
   });
 
   it('forgets an interruption that came after every row was read and finished', () => {
-    const done = { updated: 5, failed: 0, invalid: 0, 'dry-run': 0 };
+    const done = { updated: 5, failed: 0, invalid: 0, 'dry-run': 0, unchanged: 0 };
     expect(
       buildSummary(facts({ rowsRead: 5, counts: done, stopped: 'interrupted' })).stopped,
     ).toBeUndefined();
@@ -87,7 +88,7 @@ describe('buildSummary', () => {
   });
 
   it('gives 0 rows per second for a run that took no time', () => {
-    const counts = { updated: 1, failed: 0, invalid: 0, 'dry-run': 0 };
+    const counts = { updated: 1, failed: 0, invalid: 0, 'dry-run': 0, unchanged: 0 };
     expect(buildSummary(facts({ rowsRead: 1, counts, elapsedMs: 0 })).rowsPerSecond).toBe(0);
   });
 });
