@@ -70,6 +70,10 @@ export function toUpdateConfig(
   if (value.resume && value.force) {
     throw new UsageError('--resume and --force contradict each other: pick one', 'E_OPTION');
   }
+  if (value.redis === undefined && (value.redisOptional || value.redisMaxInFlight !== undefined)) {
+    const flag = value.redisOptional ? '--redis-optional' : '--redis-max-in-flight';
+    throw new UsageError(`${flag} goes with --redis (or CLERK_BULK_REDIS_URL)`, 'E_OPTION');
+  }
   if (value.input === '-' && value.out === undefined && options.needsOut !== false) {
     throw new UsageError(
       'reading the CSV from stdin ("-") needs --out for the results file',

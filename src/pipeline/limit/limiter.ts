@@ -1,11 +1,8 @@
 import Bottleneck from 'bottleneck';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { RateSearch } from './rate-search.js';
-import {
-  type BudgetAnnouncement,
-  SHARED_PACER_JOBS_AHEAD,
-  type SharedBudget,
-} from './shared-budget.js';
+// Types only: a run without --redis does not load ioredis (about 60 ms of start-up).
+import type { BudgetAnnouncement, SharedBudget } from './shared-budget.js';
 
 /** Lowest rate the adaptive limiter falls to, requests per second. */
 export const MIN_RATE_PER_SECOND = 0.5;
@@ -39,6 +36,19 @@ export const MAX_PROBE_SHARE_PER_SECOND = 0.25;
 export const MAX_PACER_JOBS_PER_SECOND = 50;
 /** Permits that may build up when pacer jobs run late, in batches (the largest burst). */
 export const CATCH_UP_BATCHES = 2;
+/**
+ * Pacer jobs each process keeps registered ahead on a shared budget (a local pacer
+ * needs one). Bottleneck's Redis script schedules a job at max(now, nextRequest) +
+ * minTime: a registration that comes late loses the gap for good, and each job costs
+ * three Redis round trips (submit, register, free) that a busy machine delays.
+ * Measured on a shared 2-core machine (load average 15-20), three processes: one job
+ * each reached 71/s of a 100/s budget; with AdaptiveLimiter at --rate 300 (50 jobs/s),
+ * two each gave 271/s and 2.3 s for two survivors to take over a killed process's
+ * share, four each 288/s and 1.0 s (bench/shared-budget.mjs). The price: after a
+ * rate decrease, the jobs already registered still come at the old spacing
+ * (4 jobs x 3 processes x 6 requests: about 0.25 s at 300/s).
+ */
+export const SHARED_PACER_JOBS_AHEAD = 4;
 /** A shared pacer job that failed (Redis trouble) is asked for again after this long. */
 const SHARED_RETRY_MS = 100;
 /** Changes smaller than this share are not pushed to bottleneck (it re-drains on every update). */
@@ -245,7 +255,19 @@ export class AdaptiveLimiter {
       while (this.now() < this.pausedUntilMs && !this.stopped) await this.permit();
       if (this.stopped) throw new LimiterStoppedError('limiter stopped');
       this.countSend();
-      return this.shared === undefined ? fn() : this.shared.runInFlight(fn);
+      if (this.shared === undefined) return fn();
+      // The global in-flight slot may be waited for across a lost Redis; a stop in that
+      // wait leaves the request unsent, as a stop while waiting for a permit does.
+      let started = false;
+      return this.shared
+        .runInFlight(() => {
+          started = true;
+          return fn();
+        })
+        .catch((err: unknown) => {
+          if (!started && this.stopped) throw new LimiterStoppedError('limiter stopped');
+          throw err;
+        });
     }).catch((err: unknown) => {
       if (err instanceof Error && err.name === 'AbortError' && this.stopped) {
         throw new LimiterStoppedError('limiter stopped');

@@ -7,7 +7,7 @@
  * and the outage monitor.
  */
 import { InputFileError, ResultsWriteError, RunAbortedError } from '../../errors.js';
-import { AdaptiveLimiter } from '../limit/limiter.js';
+import type { SharedBudgetError } from '../limit/shared-budget.js';
 import { outcomeError } from '../payload/to-payload.js';
 import { recordCompleteRun, startFingerprint } from '../results/sidecar.js';
 import { type ContactClient, contactPath, createContactClient } from '../send/client.js';
@@ -17,6 +17,7 @@ import { RowSender, type RowSenderOptions } from '../send/row-sender.js';
 import { OrderedWindow } from './ordered-window.js';
 import { type CompletedRun, type PreparedRun, prepareRun } from './prepare.js';
 import { RowRecorder } from './recorder.js';
+import { createRunLimiter, type RunLimiter } from './run-limiter.js';
 import { ResumeSkips } from './skips.js';
 import { Stopper } from './stopper.js';
 import { buildSummary, NO_ROWS, NO_SKIPS } from './summary.js';
@@ -46,17 +47,41 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const startedAt = Date.now();
   const events = options.events ?? {};
   const fingerprint = startFingerprint(options);
-  const prepared = await prepareRun(options, fingerprint);
-  if (prepared.complete !== undefined) return alreadyComplete(prepared, options, startedAt);
-  const { source, writer, resume } = prepared;
   const concurrency = options.concurrency ?? 5;
+  // Redis of a shared budget (--redis) stayed away too long: the run stops there.
+  let redisLost: SharedBudgetError | undefined;
+  let stopper: Stopper | undefined;
+  // Before the results file is created: a Redis refused at start (exit 2) leaves
+  // nothing behind to --force over.
+  let run: RunLimiter | undefined =
+    options.redisUrl === undefined || options.dryRun === true
+      ? undefined
+      : await createRunLimiter(limiterOptions(options, concurrency), {
+          warn: (message) => events.warn?.(message),
+          onRateChange: (rate, reason) => events.rate?.(rate, reason),
+          onRedisLost: (error) => {
+            redisLost ??= error;
+            stopper?.stop(undefined);
+          },
+        });
+  let prepared: Awaited<ReturnType<typeof prepareRun>>;
+  try {
+    prepared = await prepareRun(options, fingerprint);
+  } catch (err) {
+    await run?.close();
+    throw err;
+  }
+  if (prepared.complete !== undefined) {
+    await run?.close();
+    return alreadyComplete(prepared, options, startedAt);
+  }
+  const { source, writer, resume } = prepared;
   let client: ContactClient | undefined;
   try {
-    const limiter = new AdaptiveLimiter({
-      ratePerSecond: options.ratePerSecond ?? 10,
-      concurrency,
+    run ??= await createRunLimiter(limiterOptions(options, concurrency), {
       onRateChange: (rate, reason) => events.rate?.(rate, reason),
     });
+    const { limiter } = run;
     if (options.dryRun !== true) {
       client = createContactClient({
         baseUrl: options.baseUrl ?? 'https://web-api.clerk.chat',
@@ -65,11 +90,12 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
         connections: concurrency,
       });
     }
-    const stopper = new Stopper({
+    stopper = new Stopper({
       signal: options.signal,
       forceSignal: options.forceSignal,
       onStop: () => void limiter.stop(),
     });
+    if (redisLost !== undefined) stopper.stop(undefined);
     const recorder = new RowRecorder(writer, { events, stopper, maxErrors: options.maxErrors });
     const sender = client && createRowSender(options, { client, limiter, stopper, events });
     const skips = resume === undefined ? undefined : new ResumeSkips(resume);
@@ -101,6 +127,10 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       readAll: read.readAll,
       topErrors: recorder.topErrors(),
     });
+    // Lost after the last row was done: nothing was cut short.
+    if (redisLost !== undefined && (!read.readAll || summary.unfinished > 0)) {
+      throw redisLostMidway(redisLost, requests.sent, options.out);
+    }
     const skipped = skips?.counts;
     await recordCompleteRun(fingerprint, summary, {
       out: options.out,
@@ -112,7 +142,34 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     source.close();
     writer.close();
     await client?.close();
+    await run?.close();
   }
+}
+
+/** The limiter's share of the run's options (see run-limiter.ts). */
+function limiterOptions(options: UpdateOptions, concurrency: number) {
+  return {
+    ratePerSecond: options.ratePerSecond ?? 10,
+    concurrency,
+    ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
+    ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+    ...(options.dryRun === undefined ? {} : { dryRun: options.dryRun }),
+    ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
+    ...(options.redisOptional === undefined ? {} : { redisOptional: options.redisOptional }),
+    ...(options.redisMaxInFlight === undefined
+      ? {}
+      : { redisMaxInFlight: options.redisMaxInFlight }),
+    ...(options.redisGiveUpMs === undefined ? {} : { redisGiveUpMs: options.redisGiveUpMs }),
+  };
+}
+
+/** The error to report for a run stopped because the Redis of its shared budget was lost. */
+function redisLostMidway(err: SharedBudgetError, sent: number, out: string): RunAbortedError {
+  return new RunAbortedError(
+    `${err.message}; the run was stopped there after ${sent} request${sent === 1 ? '' : 's'} (every finished row is recorded in ${out})`,
+    'E_REDIS_LOST',
+    { cause: err },
+  );
 }
 
 /** The summary of a resume that found the run already complete (the sidecar's record). */
