@@ -4,7 +4,8 @@
  *   node bench/run.mjs [--quick] [--only name[,name...]] [--json]
  *
  * Names: startup, throughput (rows/s next to the loopback ceiling, with peak memory),
- * resume, rate, adaptive. `--quick` uses 20k/100k rows instead of 200k/1M. The table
+ * resume, rate, adaptive, shared (three CLI processes on one key with --redis: needs
+ * redis-server; skipped without it). `--quick` uses 20k/100k rows instead of 200k/1M. The table
  * goes to stdout (`--json`: the JSON instead); the JSON of a full run is written to
  * bench/results.json, of a quick or partial run to bench/.data/.
  *
@@ -26,6 +27,8 @@ const DATA = join(BENCH, '.data');
 const CLI = join(ROOT, 'dist', 'main.js');
 const PROBE_URL = pathToFileURL(join(BENCH, 'rss-probe.mjs')).href;
 const ADAPTIVE = join(BENCH, 'adaptive-rate.mjs');
+const SHARED = join(BENCH, 'shared-budget.mjs');
+const SHARED_TIMEOUT_MS = 10 * 60_000;
 const API_KEY = 'bench-key';
 const CONCURRENCY = 32;
 const MB = 1024 * 1024;
@@ -49,7 +52,7 @@ const WARMUP_FIRST_ID = 900_000_000;
 /** A CLI run may take this long per row (plus a minute) before it is killed: 300 rows/s. */
 const CLI_MS_PER_ROW = 1000 / 300;
 
-const SECTIONS = ['startup', 'throughput', 'resume', 'rate', 'adaptive'];
+const SECTIONS = ['startup', 'throughput', 'resume', 'rate', 'adaptive', 'shared'];
 
 function parseArgs(argv) {
   const args = { quick: false, json: false, only: new Set(SECTIONS) };
@@ -411,6 +414,28 @@ async function benchAdaptive(quick) {
   return { command, exitCode: r.code, error: 'no JSON on stdout', stderr: r.stderr.slice(-2_000) };
 }
 
+/** bench/shared-budget.mjs: its last stdout line is `{ command, rows, targets }`. */
+async function benchShared(quick) {
+  const probe = await run('redis-server', ['--version'], { cwd: ROOT, timeoutMs: 5_000 }).catch(
+    () => undefined,
+  );
+  if (probe === undefined || probe.code !== 0) {
+    return { skipped: 'redis-server is not installed (Debian: apt-get install redis-server)' };
+  }
+  const args = quick ? ['--rows', '1500'] : [];
+  log(`shared: node bench/shared-budget.mjs ${args.join(' ')}`);
+  const r = await run(process.execPath, [SHARED, ...args], {
+    cwd: ROOT,
+    timeoutMs: SHARED_TIMEOUT_MS,
+  });
+  if (r.timedOut) return { error: `killed after ${SHARED_TIMEOUT_MS / 1000} s` };
+  try {
+    return { exitCode: r.code, ...JSON.parse(r.stdout.trim().split('\n').at(-1)) };
+  } catch {
+    return { exitCode: r.code, error: 'no JSON on stdout', stderr: r.stderr.slice(-2_000) };
+  }
+}
+
 // ---------------------------------------------------------------------------------
 
 function targets(results, sizes) {
@@ -454,6 +479,7 @@ function targets(results, sizes) {
       pass: results.resume.wallMs < TARGET_RESUME_MS,
     });
   }
+  for (const t of results.shared?.targets ?? []) list.push(t);
   return list;
 }
 
@@ -518,6 +544,16 @@ function report(results) {
       misc.push([
         `resume finished ${r.rows}-row run (full path, no sidecar)`,
         `${r.fullPath.wallMs} ms wall (RSS ${r.fullPath.peakRssMb} MB)`,
+      ]);
+    }
+  }
+  if (results.shared !== undefined) {
+    const s = results.shared;
+    if (s.rows === undefined) misc.push(['shared-budget.mjs', s.skipped ?? s.error]);
+    for (const row of s.rows ?? []) {
+      misc.push([
+        `shared: ${row.scenario}`,
+        `${row.acceptedPerSecond}/s accepted, ${row.throttled} throttled, finish spread ${row.finishSpread}${row.recoveredAfterSeconds === undefined ? '' : `, survivors at 90 % of the limit ${row.recoveredAfterSeconds} s after the kill`}`,
       ]);
     }
   }
@@ -614,6 +650,7 @@ async function main() {
 
   if (args.only.has('rate')) results.rate = await benchRate(sizes.rate);
   if (args.only.has('adaptive')) results.adaptive = await benchAdaptive(args.quick);
+  if (args.only.has('shared')) results.shared = await benchShared(args.quick);
 
   results.targets = targets(results, sizes);
   const jsonPath = full
