@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { updateContacts } from '../../src/index.js';
 import {
   cliTestBed,
   lastLinePerRow,
@@ -232,4 +233,24 @@ describe.skipIf(!hasRedisServer())('update --redis on a real redis-server', () =
     expect(readResults(out).length).toBe(300);
     expect(puts().length).toBe(300);
   }, 30_000);
+
+  it('library: two updateContacts runs with redisUrl keep to one global in-flight cap', async () => {
+    bed.server.configure({ latencyMs: [20, 30] });
+    const run = (n: number) =>
+      updateContacts({
+        input: input(150, `lib-${n}.csv`),
+        out: join(bed.dir, `lib-${n}.results.csv`),
+        apiKey: KEY,
+        baseUrl: bed.server.url,
+        ratePerSecond: 0,
+        concurrency: 8,
+        redisUrl: redis.url,
+        redisMaxInFlight: 3,
+      });
+    const [a, b] = await Promise.all([run(1), run(2)]);
+    expect(a.counts.updated + b.counts.updated).toBe(300);
+    // 16 would be in flight without the cap (8 each).
+    expect(bed.server.stats.maxInFlight).toBeLessThanOrEqual(3);
+    expect(bed.server.stats.maxInFlight).toBeGreaterThanOrEqual(2);
+  }, 20_000);
 });
