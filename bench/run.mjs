@@ -4,8 +4,9 @@
  *   node bench/run.mjs [--quick] [--only name[,name...]] [--json]
  *
  * Names: startup, throughput (rows/s next to the loopback ceiling, with peak memory),
- * resume, rate, adaptive, shared (three CLI processes on one key with --redis: needs
- * redis-server; skipped without it). `--quick` uses 20k/100k rows instead of 200k/1M. The table
+ * resume, rate, adaptive, auto (`update --rate auto` against a hidden limit: issue 13),
+ * shared (three CLI processes on one key with --redis: issue 15; needs redis-server,
+ * skipped without it). `--quick` uses 20k/100k rows instead of 200k/1M. The table
  * goes to stdout (`--json`: the JSON instead); the JSON of a full run is written to
  * bench/results.json, of a quick or partial run to bench/.data/.
  *
@@ -52,7 +53,35 @@ const WARMUP_FIRST_ID = 900_000_000;
 /** A CLI run may take this long per row (plus a minute) before it is killed: 300 rows/s. */
 const CLI_MS_PER_ROW = 1000 / 300;
 
-const SECTIONS = ['startup', 'throughput', 'resume', 'rate', 'adaptive', 'shared'];
+const SECTIONS = ['startup', 'throughput', 'resume', 'rate', 'adaptive', 'auto', 'shared'];
+
+/**
+ * `--rate auto` (issue 13): the CLI itself against `mock-server --rate-limit L`, a limit
+ * it is not told. As bench/auto-rate.mjs (which drives the limiter alone): 16 requests
+ * in flight, server latency 5-20 ms; at L = 1,000/s 1-5 ms and `--max-rate 2000`
+ * (16 connections at 12.5 ms mean cap near 1,280/s; the default cap would only test
+ * reaching it).
+ */
+const AUTO_CONCURRENCY = 16;
+const AUTO_CASES = [
+  { limit: 20, rows: 600, maxRatio: 1.3, max429Share: 0.03 },
+  { limit: 150, rows: 6_000, maxRatio: 1.2, max429Share: 0.02 },
+  {
+    limit: 1_000,
+    rows: 30_000,
+    maxRatio: 1.2,
+    max429Share: 0.02,
+    latency: '1-5',
+    maxRate: 2_000,
+  },
+  {
+    limit: 300,
+    rows: 12_000,
+    change: { perSecond: 100, afterAllowed: 6_000 },
+    maxRatio: 1.3,
+    max429Share: 0.03,
+  },
+];
 
 function parseArgs(argv) {
   const args = { quick: false, json: false, only: new Set(SECTIONS) };
@@ -436,6 +465,90 @@ async function benchShared(quick) {
   }
 }
 
+function autoIdealSeconds(c) {
+  if (c.change === undefined) return c.rows / c.limit;
+  const first = Math.min(c.rows, c.change.afterAllowed);
+  return first / c.limit + (c.rows - first) / c.change.perSecond;
+}
+
+/**
+ * When the run first finished 90 % of `limit` rows in one progress interval (1 s), in
+ * seconds from its start: read from its `--log json` progress lines, which carry the
+ * rate too. Resolution: one interval.
+ */
+function reached90Seconds(lines, limit, startMs) {
+  let previous = { done: 0, ms: startMs };
+  for (const line of lines) {
+    const ms = Date.parse(line.time);
+    const perSecond = ((line.done - previous.done) * 1000) / Math.max(1, ms - previous.ms);
+    if (perSecond >= 0.9 * limit) return (ms - startMs) / 1000;
+    previous = { done: line.done, ms };
+  }
+  return undefined;
+}
+
+async function benchAuto() {
+  const cases = [];
+  for (const c of AUTO_CASES) {
+    const input = join(DATA, `contacts-${c.rows}.csv`);
+    const out = join(DATA, `auto-${c.limit}-${c.rows}.results.csv`);
+    await ensureInput(input, c.rows);
+    const serverArgs = ['--rate-limit', String(c.limit), '--latency', c.latency ?? '5-20'];
+    if (c.change !== undefined) {
+      serverArgs.push('--rate-limit-change', `${c.change.perSecond}@${c.change.afterAllowed}`);
+    }
+    const server = await startMockServer(serverArgs);
+    const cliArgs = [
+      ...['update', input, '--out', out, '--force', '--base-url', server.url],
+      ...['--api-key', API_KEY, '--rate', 'auto', '--concurrency', String(AUTO_CONCURRENCY)],
+      ...(c.maxRate === undefined ? [] : ['--max-rate', String(c.maxRate)]),
+      ...['--json', '--log', 'json', '--progress-interval', '1'],
+    ];
+    const command = `node dist/main.js ${cliArgs.map((a) => (a.startsWith('/') ? rel(a) : a)).join(' ')}`;
+    const ideal = autoIdealSeconds(c);
+    log(`auto: ${server.command} | ${command}`);
+    try {
+      const loadBefore = loadavg()[0];
+      const r = await run(process.execPath, [CLI, ...cliArgs], {
+        cwd: ROOT,
+        timeoutMs: (3 * ideal + 60) * 1000,
+      });
+      if (r.timedOut) throw new Error(`${command}: killed after its deadline`);
+      const summary = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
+      checkAllUpdated(summary, c.rows, command);
+      const progress = r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l))
+        .filter((l) => l.event === 'progress');
+      const endMs = progress.length > 0 ? Date.parse(progress.at(-1).time) : Date.now();
+      const seconds = summary.elapsedMs / 1000;
+      const share = summary.requests.throttled / summary.requests.sent;
+      cases.push({
+        limit: c.change === undefined ? `${c.limit}` : `${c.limit} → ${c.change.perSecond}`,
+        rows: c.rows,
+        serverCommand: server.command,
+        command,
+        seconds: round(seconds, 1),
+        idealSeconds: round(ideal, 1),
+        ratio: round(seconds / ideal, 2),
+        throttled: summary.requests.throttled,
+        throttledShare: round(share, 4),
+        reached90Seconds: reached90Seconds(progress, c.limit, endMs - summary.elapsedMs),
+        rate: summary.rate,
+        // What the default --rate 10 would take, for the default decision (docs/performance.md).
+        atDefaultRateSeconds: round(c.rows / Math.min(10, c.limit), 0),
+        target: `≤ ${c.maxRatio}×, ≤ ${c.max429Share * 100} %`,
+        pass: seconds / ideal <= c.maxRatio && share <= c.max429Share,
+        loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0], 2) },
+      });
+    } finally {
+      await server.stop();
+    }
+  }
+  return { concurrency: AUTO_CONCURRENCY, cases };
+}
+
 // ---------------------------------------------------------------------------------
 
 function targets(results, sizes) {
@@ -469,6 +582,14 @@ function targets(results, sizes) {
       value: results.rate.throttled,
       target: '= 0',
       pass: results.rate.throttled === 0,
+    });
+  }
+  for (const a of results.auto?.cases ?? []) {
+    list.push({
+      name: `--rate auto, hidden limit ${a.limit}/s, ${a.rows} rows: time ÷ ideal, 429 share`,
+      value: `${a.ratio}, ${round(a.throttledShare * 100, 2)} %`,
+      target: a.target,
+      pass: a.pass,
     });
   }
   if (results.resume !== undefined) {
@@ -514,6 +635,38 @@ function report(results) {
           t.memory?.userCpuUs === undefined
             ? '?'
             : round((t.memory.userCpuUs + t.memory.systemCpuUs) / t.rows, 1),
+        ]),
+      ),
+    );
+    lines.push('');
+  }
+  if (results.auto?.cases.length) {
+    const f = (x, d = 1) => (x === undefined || x === null ? '—' : x.toFixed(d));
+    lines.push(
+      formatTable(
+        [
+          'L /s',
+          'rows',
+          'time',
+          'ideal',
+          'ratio',
+          '429 %',
+          'to 90 % of L',
+          'limit found',
+          'at --rate 10',
+          'target',
+        ],
+        results.auto.cases.map((a) => [
+          a.limit,
+          a.rows,
+          `${f(a.seconds)} s`,
+          `${f(a.idealSeconds)} s`,
+          f(a.ratio, 2),
+          `${f(a.throttledShare * 100, 2)} %`,
+          a.reached90Seconds === undefined ? 'never' : `${f(a.reached90Seconds)} s`,
+          a.rate.limitFoundPerSecond === null ? 'none' : `${f(a.rate.limitFoundPerSecond, 0)}/s`,
+          `${a.atDefaultRateSeconds} s`,
+          a.target,
         ]),
       ),
     );
@@ -651,6 +804,7 @@ async function main() {
   if (args.only.has('rate')) results.rate = await benchRate(sizes.rate);
   if (args.only.has('adaptive')) results.adaptive = await benchAdaptive(args.quick);
   if (args.only.has('shared')) results.shared = await benchShared(args.quick);
+  if (args.only.has('auto')) results.auto = await benchAuto();
 
   results.targets = targets(results, sizes);
   const jsonPath = full

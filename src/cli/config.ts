@@ -74,6 +74,14 @@ export function toUpdateConfig(
     const flag = value.redisOptional ? '--redis-optional' : '--redis-max-in-flight';
     throw new UsageError(`${flag} goes with --redis (or CLERK_BULK_REDIS_URL)`, 'E_OPTION');
   }
+  // Refused rather than ignored: someone who wrote --max-rate expects it to bound the
+  // run, and with a numeric --rate it would bound nothing.
+  if (value.maxRate !== undefined && value.rate !== 'auto') {
+    throw new UsageError(
+      `--max-rate caps --rate auto; with --rate ${value.rate} it would do nothing: drop it, or use --rate auto`,
+      'E_OPTION',
+    );
+  }
   if (value.input === '-' && value.out === undefined && options.needsOut !== false) {
     throw new UsageError(
       'reading the CSV from stdin ("-") needs --out for the results file',

@@ -1,5 +1,6 @@
 import { EXIT, type ExitCode, UsageError } from '../errors.js';
 import { writeFailedOut } from '../report/failed-out.js';
+import { formatJson, reportJson } from '../report/json-output.js';
 import { summariseResults } from '../report/results-summary.js';
 import { safeText } from '../report/safe-text.js';
 import type { CommandIo } from './update.js';
@@ -30,10 +31,7 @@ export async function reportCommand(
   const c = summary.counts;
   const code = c.failed + c.invalid + c['dry-run'] > 0 ? EXIT.ROWS_FAILED : EXIT.OK;
   if (options.json === true) {
-    const { lastLineOf: _, toDo: __, ...rest } = summary;
-    io.stdout.write(
-      `${JSON.stringify({ ...rest, failedOut: failedOut ?? null, exitCode: code })}\n`,
-    );
+    io.stdout.write(formatJson(reportJson(summary, { failedOut, exitCode: code })));
     return code;
   }
   const lines = [

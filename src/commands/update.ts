@@ -2,11 +2,12 @@ import type { UpdateConfig } from '../cli/config.js';
 import { camelCase, optionsOf } from '../cli/options.js';
 import { ClerkBulkError, EXIT, type ExitCode } from '../errors.js';
 import { type SpooledInput, STDIN, STDIN_NAME, spoolStdin } from '../pipeline/input/stdin.js';
-import { type RunSummary, runUpdate } from '../pipeline/run/run-update.js';
+import { type RunEvents, type RunSummary, runUpdate } from '../pipeline/run/run-update.js';
+import { formatJson, payloadCollector, payloadLogLine, updateJson } from '../report/json-output.js';
 import { createProgress } from '../report/progress.js';
 import { redactor } from '../report/redact.js';
 import { safeText } from '../report/safe-text.js';
-import { formatSummary, summaryJson } from '../report/summary.js';
+import { formatSummary } from '../report/summary.js';
 import { exitCodeForSignal, type StopSignal } from './signals.js';
 
 function isLoopback(host: string): boolean {
@@ -108,6 +109,15 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
   if (config.dryRun && !config.json) {
     progress.warn?.('dry run: nothing will be sent');
   }
+  // `--dry-run --json`: the payloads go in the summary (capped), or with `--log json`
+  // as one stderr line each, so stdout stays a single JSON object.
+  const payloads =
+    config.json && config.dryRun && config.log !== 'json' ? payloadCollector() : undefined;
+  const onDryRun: NonNullable<RunEvents['dryRun']> = !config.json
+    ? (info) => stdout.write(`row ${info.row}: PUT ${info.path} ${safeText(info.body)}\n`)
+    : payloads !== undefined
+      ? (info) => payloads.add(info)
+      : (info) => io.stderr.write(redact(payloadLogLine(info)));
   let summary: RunSummary;
   let spooled: SpooledInput | undefined;
   try {
@@ -131,6 +141,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       empty: config.empty,
       signal: graceful.signal,
       forceSignal: force.signal,
+      ...(config.maxRate === undefined ? {} : { maxRatePerSecond: config.maxRate }),
       ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
       ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
       ...(config.delimiter === undefined ? {} : { delimiter: config.delimiter }),
@@ -150,9 +161,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
           }),
       events: {
         ...progress,
-        dryRun: config.json
-          ? undefined
-          : (info) => stdout.write(`row ${info.row}: PUT ${info.path} ${safeText(info.body)}\n`),
+        dryRun: onDryRun,
       },
     });
   } catch (err) {
@@ -169,7 +178,15 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
   const code = exitCodeFor(summary, firstSignal);
   const resume = resumeCommandFor(config, summary);
   if (config.json) {
-    stdout.write(`${JSON.stringify(summaryJson(summary, code, resume))}\n`);
+    stdout.write(
+      formatJson(
+        updateJson(summary, {
+          exitCode: code,
+          resumeCommand: resume,
+          payloads: payloads?.result(),
+        }),
+      ),
+    );
   } else {
     stdout.write(formatSummary(summary, resume));
   }

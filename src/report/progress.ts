@@ -1,5 +1,6 @@
 import type { StatusCounts } from '../pipeline/results/tally.js';
-import type { RunEvents } from '../pipeline/run/run-update.js';
+import type { RunEvents, RunRate } from '../pipeline/run/run-update.js';
+import { rateText, shortRateText } from './rate-text.js';
 import { safeText } from './safe-text.js';
 
 export interface ProgressOptions {
@@ -25,6 +26,8 @@ interface State {
   skipped: number;
   retrying: number;
   rate: number | undefined;
+  /** The rate in use and the limit found, from the run's `rateView` events. */
+  rateView?: RunRate;
   startedAtMs: number;
 }
 
@@ -67,8 +70,9 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
         stream: options.stream,
         // Short enough for an 80-column terminal; the bar takes what is left.
         format:
-          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | updated {updated} failed {failed} invalid {invalid} retries {retrying}',
-        barsize: Math.max(10, Math.min(40, (options.stream.columns ?? 80) - 90)),
+          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | updated {updated} failed {failed} invalid {invalid} retries {retrying}{rateText}',
+        // The text around the bar takes about 90 columns, the rate up to 28 more.
+        barsize: Math.max(10, Math.min(40, (options.stream.columns ?? 80) - 118)),
         barCompleteChar: '\u2588',
         barIncompleteChar: '\u2591',
         hideCursor: true,
@@ -115,6 +119,9 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
           multibar.log(`warning: the API is throttling; rate lowered to ${formatRate(r)}/s\n`);
         }
       },
+      rateView(view) {
+        state.rateView = view;
+      },
       warn(message) {
         multibar.log(`warning: ${safeText(message)}\n`);
       },
@@ -147,6 +154,9 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
       state.rate = r;
       if (reason === 'throttled') warn(`the API is throttling; rate lowered to ${formatRate(r)}/s`);
     },
+    rateView(view) {
+      state.rateView = view;
+    },
     warn,
     stop() {
       clearInterval(timer);
@@ -165,6 +175,7 @@ function payload(state: State): Record<string, string | number> {
     failed: state.counts.failed,
     invalid: state.counts.invalid,
     retrying: state.retrying,
+    rateText: state.rateView === undefined ? '' : ` | ${shortRateText(state.rateView)}`,
   };
 }
 
@@ -188,10 +199,15 @@ export function jsonLine(state: State): Record<string, unknown> {
     alreadyDone: state.skipped,
     rateLimit:
       state.rate === undefined || !Number.isFinite(state.rate) ? null : Math.round(state.rate),
+    // As the summary's `rate`: the mode, the rate in use and the limit found so far.
+    rate: state.rateView ?? null,
   };
 }
 
-/** `progress: 1200/5000 rows (24%), 38 rows/s, ETA 1m40s; updated 1100, failed 3, invalid 97` */
+/**
+ * `progress: 1200/5000 rows (24%), 38 rows/s, ETA 1m40s; updated 1100, failed 3, invalid 97; rate 40/s`
+ * (with `--rate auto`: `rate 142/s (auto; limit found: about 148/s)`)
+ */
 export function plainLine(state: State): string {
   const elapsed = (Date.now() - state.startedAtMs) / 1000;
   const speed = elapsed > 0 ? (state.done - state.skipped) / elapsed : 0;
@@ -202,7 +218,8 @@ export function plainLine(state: State): string {
     total !== undefined && speed > 0 && total > state.done
       ? `, ETA ${formatDuration(((total - state.done) / speed) * 1000)}`
       : '';
-  return `progress: ${state.done}/${total ?? '?'} rows${pct}, ${Math.round(speed)} rows/s${eta}; updated ${state.counts.updated}, failed ${state.counts.failed}, invalid ${state.counts.invalid}`;
+  const rate = state.rateView === undefined ? '' : `; ${rateText(state.rateView, 'running')}`;
+  return `progress: ${state.done}/${total ?? '?'} rows${pct}, ${Math.round(speed)} rows/s${eta}; updated ${state.counts.updated}, failed ${state.counts.failed}, invalid ${state.counts.invalid}${rate}`;
 }
 
 export function formatDuration(ms: number): string {

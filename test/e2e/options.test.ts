@@ -32,7 +32,8 @@ function everyVariable(dir: string, baseUrl: string): Record<string, string> {
     CLERK_BULK_API_KEY: KEY,
     CLERK_BULK_CONFIG: config,
     CLERK_BULK_BASE_URL: baseUrl,
-    CLERK_BULK_RATE: '20',
+    CLERK_BULK_RATE: 'auto',
+    CLERK_BULK_MAX_RATE: '200',
     CLERK_BULK_CONCURRENCY: '2',
     CLERK_BULK_RETRIES: '1',
     CLERK_BULK_TIMEOUT: '5000',
@@ -64,6 +65,11 @@ function everyVariable(dir: string, baseUrl: string): Record<string, string> {
     CLERK_BULK_MOCK_FAIL_RATE: '0',
     CLERK_BULK_MOCK_LATENCY: '0',
     CLERK_BULK_MOCK_SEED: '7',
+    CLERK_BULK_MOCK_RATE_LIMIT_CHANGE: '500@10s',
+    CLERK_BULK_MOCK_LOST_RESPONSE_RATE: '0',
+    CLERK_BULK_MOCK_LOST_RESPONSE_500_RATE: '0',
+    CLERK_BULK_MOCK_BATCH_MAX_CONTACTS: '50',
+    CLERK_BULK_MOCK_BATCH_STATUS: '201',
     CLERK_BULK_DEBUG: '1',
   };
 }
@@ -199,7 +205,10 @@ describe('usage', () => {
   it('shows numeric options as numbers with their defaults, and where else options come from', async () => {
     const res = await runCli(['update', '--help']);
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/--rate .*\[number\] \[default: 10\]/);
+    expect(res.stdout).toMatch(/--concurrency .*\[number\] \[default: 5\]/);
+    // A number or a word: yargs labels it a string; the text says `auto`.
+    expect(res.stdout).toMatch(/--rate .*or auto[^\n]*\s+\[string\] \[default: 10\]/);
+    expect(res.stdout).toMatch(/--max-rate .*\s+\[number\] \[default: 1000\]/);
     expect(res.stdout).toMatch(/--timeout .*\[number\] \[default: 30000\]/);
     expect(res.stdout).toMatch(/CLERK_CHAT_API_KEY/);
     expect(res.stdout).toMatch(/CLERK_BULK_DRY_RUN/);

@@ -15,6 +15,8 @@ export interface RunLimiterOptions {
   concurrency?: number;
   /** Auto mode's ceiling, requests per second. @default DEFAULT_MAX_RATE_PER_SECOND */
   maxRatePerSecond?: number;
+  /** Auto mode: the limit an earlier run found (skips slow start). @default undefined */
+  knownLimitPerSecond?: number;
   /** The API, part of the shared budget's id. @default 'https://web-api.clerk.chat' */
   baseUrl?: string;
   /** Hashed into the shared budget's id; never sent to Redis. */
@@ -66,6 +68,9 @@ export async function createRunLimiter(
     ...(options.maxRatePerSecond === undefined
       ? {}
       : { maxRatePerSecond: options.maxRatePerSecond }),
+    ...(options.knownLimitPerSecond === undefined
+      ? {}
+      : { knownLimitPerSecond: options.knownLimitPerSecond }),
     ...(hooks.onRateChange === undefined ? {} : { onRateChange: hooks.onRateChange }),
     ...(shared === undefined ? {} : { shared }),
   });

@@ -6,6 +6,7 @@
  * tally), skips.ts (resume), summary.ts; send/ holds the row sender, the retry policy
  * and the outage monitor.
  */
+import { DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
 import { InputFileError, ResultsWriteError, RunAbortedError } from '../../errors.js';
 import type { SharedBudgetError } from '../limit/shared-budget.js';
 import { outcomeError } from '../payload/to-payload.js';
@@ -20,7 +21,7 @@ import { RowRecorder } from './recorder.js';
 import { createRunLimiter, type RunLimiter } from './run-limiter.js';
 import { ResumeSkips } from './skips.js';
 import { Stopper } from './stopper.js';
-import { buildSummary, NO_ROWS, NO_SKIPS } from './summary.js';
+import { buildSummary, NO_ROWS, NO_SKIPS, plannedRate, runRate } from './summary.js';
 import type { RunEvents, RunSummary, UpdateOptions } from './types.js';
 
 export {
@@ -35,7 +36,7 @@ export {
   RETRY_BASE_DELAY_MS,
   RETRY_MAX_DELAY_MS,
 } from '../send/retry-policy.js';
-export type { RunEvents, RunSummary, StopReason, UpdateOptions } from './types.js';
+export type { RunEvents, RunRate, RunSummary, StopReason, UpdateOptions } from './types.js';
 
 /**
  * Run the main job: stream `input`, validate every row, PUT the valid ones through the
@@ -53,12 +54,17 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   let stopper: Stopper | undefined;
   // Before the results file is created: a Redis refused at start (exit 2) leaves
   // nothing behind to --force over.
-  let run: RunLimiter | undefined =
+  let run: RunLimiter | undefined;
+  const onRateChange = (rate: number, reason: 'throttled' | 'recovered') => {
+    events.rate?.(rate, reason);
+    if (run !== undefined) events.rateView?.(runRate(run.limiter.rateView));
+  };
+  run =
     options.redisUrl === undefined || options.dryRun === true
       ? undefined
       : await createRunLimiter(limiterOptions(options, concurrency), {
           warn: (message) => events.warn?.(message),
-          onRateChange: (rate, reason) => events.rate?.(rate, reason),
+          onRateChange,
           onRedisLost: (error) => {
             redisLost ??= error;
             stopper?.stop(undefined);
@@ -78,10 +84,9 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const { source, writer, resume } = prepared;
   let client: ContactClient | undefined;
   try {
-    run ??= await createRunLimiter(limiterOptions(options, concurrency), {
-      onRateChange: (rate, reason) => events.rate?.(rate, reason),
-    });
+    run ??= await createRunLimiter(limiterOptions(options, concurrency), { onRateChange });
     const { limiter } = run;
+    events.rateView?.(runRate(limiter.rateView));
     if (options.dryRun !== true) {
       client = createContactClient({
         baseUrl: options.baseUrl ?? 'https://web-api.clerk.chat',
@@ -126,6 +131,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       stopped: stopper.reason,
       readAll: read.readAll,
       topErrors: recorder.topErrors(),
+      rate: runRate(limiter.rateView),
     });
     // Lost after the last row was done: nothing was cut short.
     if (redisLost !== undefined && (!read.readAll || summary.unfinished > 0)) {
@@ -149,8 +155,14 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
 /** The limiter's share of the run's options (see run-limiter.ts). */
 function limiterOptions(options: UpdateOptions, concurrency: number) {
   return {
-    ratePerSecond: options.ratePerSecond ?? 10,
+    ratePerSecond: options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND,
     concurrency,
+    ...(options.maxRatePerSecond === undefined
+      ? {}
+      : { maxRatePerSecond: options.maxRatePerSecond }),
+    ...(options.knownLimitPerSecond === undefined
+      ? {}
+      : { knownLimitPerSecond: options.knownLimitPerSecond }),
     ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
     ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
     ...(options.dryRun === undefined ? {} : { dryRun: options.dryRun }),
@@ -187,6 +199,7 @@ function alreadyComplete(run: CompletedRun, options: UpdateOptions, startedAt: n
     stopped: undefined,
     readAll: true,
     topErrors: [],
+    rate: plannedRate(options),
   });
   const events = options.events;
   events?.start?.({

@@ -27,8 +27,23 @@ export interface UpdateOptions {
   apiKey?: string;
   /** @default 'https://web-api.clerk.chat' */
   baseUrl?: string;
-  /** Requests per second at most; 0 for no limit. @default 10 */
-  ratePerSecond?: number;
+  /**
+   * Requests per second at most; 0 for no limit; `'auto'` finds the API's limit from
+   * its 429s and holds just under it (docs/performance.md). @default 10
+   */
+  ratePerSecond?: number | 'auto';
+  /**
+   * `'auto'` only (ignored with a numeric rate): the search never goes above this,
+   * requests per second. @default 1000
+   */
+  maxRatePerSecond?: number;
+  /**
+   * `'auto'` only: the limit an earlier run of the same job found (its summary's
+   * `rate.limitFoundPerSecond`, kept in the job state). The run starts just under it
+   * instead of at 10/s, still backing off on a 429 and probing upward.
+   * @default undefined (slow start from 10/s)
+   */
+  knownLimitPerSecond?: number;
   /** Requests in flight at most. @default 5 */
   concurrency?: number;
   /** Retries for 429, 5xx, timeouts and network errors. @default 5 */
@@ -94,6 +109,11 @@ export interface RunEvents {
   retry?(info: { row: number; attempt: number; reason: string; delayMs: number }): void;
   /** The adaptive rate changed. */
   rate?(ratePerSecond: number, reason: 'throttled' | 'recovered'): void;
+  /**
+   * The rate in use and the limit found: once before the first request, then with
+   * every visible change (each `rate` event).
+   */
+  rateView?(view: RunRate): void;
   /** Something the operator should know (rate lowered, outage pause...). */
   warn?(message: string): void;
   /** Dry run: the request that would be sent. */
@@ -122,6 +142,26 @@ export interface RunSummary {
   /** Rows read but left unfinished (stopped run): a resume sends them. */
   unfinished: number;
   topErrors: Array<{ error: string; count: number }>;
+  /** The rate: fixed, or what `--rate auto` found. Always present; null means none. */
+  rate: RunRate;
+}
+
+/**
+ * The rate of a run, requests per second rounded to 0.1; null where there is no
+ * figure (unlimited, or no limit found), so that JSON shows every key.
+ */
+export interface RunRate {
+  mode: 'fixed' | 'auto';
+  /** The rate in force (at the end, for the summary); null when unlimited. */
+  currentPerSecond: number | null;
+  /**
+   * `'auto'`: the API's limit as measured from its 429s (or the one given as
+   * `knownLimitPerSecond`); null when none was found up to `maxPerSecond`. A job state
+   * keeps it for the next run's `knownLimitPerSecond`.
+   */
+  limitFoundPerSecond: number | null;
+  /** `--rate` (fixed) or `--max-rate` (auto); null when unlimited. */
+  maxPerSecond: number | null;
 }
 
 /** Requests of one run: every one sent, the 429s among them, and the retries scheduled. */
