@@ -5,8 +5,9 @@
  *
  * Names: startup, throughput (rows/s next to the loopback ceiling, with peak memory),
  * resume, rate, adaptive, auto (`update --rate auto` against a hidden limit: issue 13),
- * state (two nights of `--state`: issue 16). `--quick` uses 20k/100k rows instead of
- * 200k/1M. The table
+ * state (two nights of `--state`: issue 16), shared (three CLI processes on one key with
+ * --redis: issue 15; needs redis-server, skipped without it). `--quick` uses 20k/100k
+ * rows instead of 200k/1M. The table
  * goes to stdout (`--json`: the JSON instead); the JSON of a full run is written to
  * bench/results.json, of a quick or partial run to bench/.data/.
  *
@@ -28,6 +29,8 @@ const DATA = join(BENCH, '.data');
 const CLI = join(ROOT, 'dist', 'main.js');
 const PROBE_URL = pathToFileURL(join(BENCH, 'rss-probe.mjs')).href;
 const ADAPTIVE = join(BENCH, 'adaptive-rate.mjs');
+const SHARED = join(BENCH, 'shared-budget.mjs');
+const SHARED_TIMEOUT_MS = 10 * 60_000;
 const API_KEY = 'bench-key';
 const CONCURRENCY = 32;
 const MB = 1024 * 1024;
@@ -56,7 +59,7 @@ const WARMUP_FIRST_ID = 900_000_000;
 /** A CLI run may take this long per row (plus a minute) before it is killed: 300 rows/s. */
 const CLI_MS_PER_ROW = 1000 / 300;
 
-const SECTIONS = ['startup', 'throughput', 'resume', 'rate', 'adaptive', 'auto', 'state'];
+const SECTIONS = ['startup', 'throughput', 'resume', 'rate', 'adaptive', 'auto', 'state', 'shared'];
 
 /**
  * `--rate auto` (issue 13): the CLI itself against `mock-server --rate-limit L`, a limit
@@ -530,6 +533,28 @@ async function benchAdaptive(quick) {
   return { command, exitCode: r.code, error: 'no JSON on stdout', stderr: r.stderr.slice(-2_000) };
 }
 
+/** bench/shared-budget.mjs: its last stdout line is `{ command, rows, targets }`. */
+async function benchShared(quick) {
+  const probe = await run('redis-server', ['--version'], { cwd: ROOT, timeoutMs: 5_000 }).catch(
+    () => undefined,
+  );
+  if (probe === undefined || probe.code !== 0) {
+    return { skipped: 'redis-server is not installed (Debian: apt-get install redis-server)' };
+  }
+  const args = quick ? ['--rows', '1500'] : [];
+  log(`shared: node bench/shared-budget.mjs ${args.join(' ')}`);
+  const r = await run(process.execPath, [SHARED, ...args], {
+    cwd: ROOT,
+    timeoutMs: SHARED_TIMEOUT_MS,
+  });
+  if (r.timedOut) return { error: `killed after ${SHARED_TIMEOUT_MS / 1000} s` };
+  try {
+    return { exitCode: r.code, ...JSON.parse(r.stdout.trim().split('\n').at(-1)) };
+  } catch {
+    return { exitCode: r.code, error: 'no JSON on stdout', stderr: r.stderr.slice(-2_000) };
+  }
+}
+
 function autoIdealSeconds(c) {
   if (c.change === undefined) return c.rows / c.limit;
   const first = Math.min(c.rows, c.change.afterAllowed);
@@ -688,6 +713,7 @@ function targets(results, sizes) {
       pass: save < TARGET_STATE_SAVE_MS,
     });
   }
+  for (const t of results.shared?.targets ?? []) list.push(t);
   return list;
 }
 
@@ -795,6 +821,16 @@ function report(results) {
       ]);
     }
   }
+  if (results.shared !== undefined) {
+    const s = results.shared;
+    if (s.rows === undefined) misc.push(['shared-budget.mjs', s.skipped ?? s.error]);
+    for (const row of s.rows ?? []) {
+      misc.push([
+        `shared: ${row.scenario}`,
+        `${row.acceptedPerSecond}/s accepted, ${row.throttled} throttled, finish spread ${row.finishSpread}${row.recoveredAfterSeconds === undefined ? '' : `, survivors at 90 % of the limit ${row.recoveredAfterSeconds} s after the kill`}`,
+      ]);
+    }
+  }
   if (results.adaptive !== undefined) {
     const a = results.adaptive;
     misc.push(['adaptive-rate.mjs', a.skipped ?? a.error ?? `exit ${a.exitCode}, JSON in results`]);
@@ -888,6 +924,7 @@ async function main() {
 
   if (args.only.has('rate')) results.rate = await benchRate(sizes.rate);
   if (args.only.has('adaptive')) results.adaptive = await benchAdaptive(args.quick);
+  if (args.only.has('shared')) results.shared = await benchShared(args.quick);
   if (args.only.has('auto')) results.auto = await benchAuto();
   if (args.only.has('state')) results.state = await benchState(sizes.large);
 

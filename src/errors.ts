@@ -71,13 +71,14 @@ export class InputFileError extends ClerkBulkError {
 
 /**
  * The run was stopped before the end: key refused, too many failed rows, or the input
- * file broke after requests had gone out (`E_INPUT_MIDRUN`). Exit 3.
+ * file broke after requests had gone out (`E_INPUT_MIDRUN`), or the Redis of a shared
+ * rate budget stayed away too long (`E_REDIS_LOST`). Exit 3.
  */
 export class RunAbortedError extends ClerkBulkError {
   override name = 'RunAbortedError';
   constructor(
     message: string,
-    code: 'E_AUTH' | 'E_MAX_ERRORS' | 'E_INPUT_MIDRUN',
+    code: 'E_AUTH' | 'E_MAX_ERRORS' | 'E_INPUT_MIDRUN' | 'E_REDIS_LOST',
     options?: { cause?: unknown },
   ) {
     super(message, code, EXIT.ABORTED, options);

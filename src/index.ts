@@ -19,6 +19,18 @@ export {
 export { LockedError } from './lock-file.js';
 export type { MockServer, MockServerOptions } from './mock-server/index.js';
 export { startMockServer } from './mock-server/index.js';
+export type {
+  BudgetAnnouncement,
+  ConnectionEvent,
+  SharedBudget,
+  SharedBudgetOptions,
+} from './pipeline/limit/shared-budget.js';
+export {
+  openSharedBudget,
+  SharedBudgetError,
+  safeRedisUrl,
+  sharedBudgetId,
+} from './pipeline/limit/shared-budget.js';
 export type { DataType, Mapping } from './pipeline/payload/mapping.js';
 export { parseMapping } from './pipeline/payload/mapping.js';
 export type { ResultLine, RowStatus } from './pipeline/results/writer.js';

@@ -73,6 +73,10 @@ export function toUpdateConfig(
   if (value.resume && value.force) {
     throw new UsageError('--resume and --force contradict each other: pick one', 'E_OPTION');
   }
+  if (value.redis === undefined && (value.redisOptional || value.redisMaxInFlight !== undefined)) {
+    const flag = value.redisOptional ? '--redis-optional' : '--redis-max-in-flight';
+    throw new UsageError(`${flag} goes with --redis (or CLERK_BULK_REDIS_URL)`, 'E_OPTION');
+  }
   // Refused rather than ignored: someone who wrote --max-rate expects it to bound the
   // run, and with a numeric --rate it would bound nothing.
   if (value.maxRate !== undefined && value.rate !== 'auto') {

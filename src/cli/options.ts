@@ -111,6 +111,20 @@ function isHttpUrl(value: string): boolean {
 
 const MAX_ROWS = Number.MAX_SAFE_INTEGER;
 
+function isRedisUrl(value: string): boolean {
+  return /^rediss?:\/\/[^/]/i.test(value) && URL.canParse(value);
+}
+
+/**
+ * The Redis URL as the resume command shows it: with the password as `***` (the
+ * command is printed; keep the password in CLERK_BULK_REDIS_URL, which it overrides).
+ */
+function redisUrlShown(value: string): string {
+  const url = new URL(value);
+  if (url.password !== '') url.password = '***';
+  return url.toString();
+}
+
 /** Every option of every command. The order is the order of `--help` and of the resume command. */
 export const OPTIONS = [
   {
@@ -309,6 +323,43 @@ export const OPTIONS = [
     default: false,
     commands: ['update'],
     resume: true,
+  },
+  {
+    flag: 'redis',
+    describe: 'share one rate budget with every job on the same key through this Redis',
+    kind: { type: 'string', secret: true, check: isRedisUrl },
+    expected: 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
+    defaultHelp: 'none: a budget of its own',
+    commands: ['update'],
+    env: 'CLERK_BULK_REDIS_URL',
+    resume: redisUrlShown,
+  },
+  {
+    flag: 'redis-optional',
+    describe: 'with --redis: when Redis is unreachable at start, warn and run on its own budget',
+    kind: bool(),
+    expected: 'a boolean',
+    default: false,
+    commands: ['update'],
+    resume: true,
+  },
+  {
+    flag: 'redis-max-in-flight',
+    describe: 'with --redis: max requests in flight across every job on the key',
+    kind: int(1, 10_000),
+    expected: 'a whole number from 1 to 10000',
+    defaultHelp: 'no global cap',
+    commands: ['update'],
+    resume: true,
+  },
+  {
+    // Shortens the wait for a lost Redis in tests; the library's default (60 s) applies when unset.
+    flag: 'redis-give-up-ms',
+    describe: 'how long a lost Redis is waited for, in ms',
+    kind: int(100, 3_600_000),
+    expected: 'milliseconds from 100 to 3600000',
+    commands: ['update'],
+    hidden: true,
   },
   {
     flag: 'json',

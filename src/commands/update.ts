@@ -158,6 +158,16 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       ...(config.maxErrors === undefined ? {} : { maxErrors: config.maxErrors }),
       ...(config.retryBaseMs === undefined ? {} : { retryBaseDelayMs: config.retryBaseMs }),
       ...(config.state === undefined ? {} : { state: config.state }),
+      ...(config.redis === undefined
+        ? {}
+        : {
+            redisUrl: config.redis,
+            redisOptional: config.redisOptional,
+            ...(config.redisMaxInFlight === undefined
+              ? {}
+              : { redisMaxInFlight: config.redisMaxInFlight }),
+            ...(config.redisGiveUpMs === undefined ? {} : { redisGiveUpMs: config.redisGiveUpMs }),
+          }),
       events: {
         ...progress,
         dryRun: onDryRun,

@@ -46,6 +46,10 @@ function everyVariable(dir: string, baseUrl: string): Record<string, string> {
     // A dry run reads the state without creating or locking it.
     CLERK_BULK_STATE: join(dir, 'state'),
     CLERK_BULK_FULL: 'no',
+    CLERK_BULK_REDIS_URL: 'redis://127.0.0.1:9',
+    CLERK_BULK_REDIS_OPTIONAL: 'no',
+    CLERK_BULK_REDIS_MAX_IN_FLIGHT: '8',
+    CLERK_BULK_REDIS_GIVE_UP_MS: '1000',
     CLERK_BULK_JSON: 'false',
     CLERK_BULK_QUIET: 'TRUE',
     CLERK_BULK_LOG: 'text',

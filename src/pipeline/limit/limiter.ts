@@ -1,6 +1,8 @@
 import Bottleneck from 'bottleneck';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { RateSearch } from './rate-search.js';
+// Types only: a run without --redis does not load ioredis (about 60 ms of start-up).
+import type { BudgetAnnouncement, SharedBudget } from './shared-budget.js';
 
 /** Lowest rate the adaptive limiter falls to, requests per second. */
 export const MIN_RATE_PER_SECOND = 0.5;
@@ -34,6 +36,21 @@ export const MAX_PROBE_SHARE_PER_SECOND = 0.25;
 export const MAX_PACER_JOBS_PER_SECOND = 50;
 /** Permits that may build up when pacer jobs run late, in batches (the largest burst). */
 export const CATCH_UP_BATCHES = 2;
+/**
+ * Pacer jobs each process keeps registered ahead on a shared budget (a local pacer
+ * needs one). Bottleneck's Redis script schedules a job at max(now, nextRequest) +
+ * minTime: a registration that comes late loses the gap for good, and each job costs
+ * three Redis round trips (submit, register, free) that a busy machine delays.
+ * Measured on a shared 2-core machine (load average 15-20), three processes: one job
+ * each reached 71/s of a 100/s budget; with AdaptiveLimiter at --rate 300 (50 jobs/s),
+ * two each gave 271/s and 2.3 s for two survivors to take over a killed process's
+ * share, four each 288/s and 1.0 s (bench/shared-budget.mjs). The price: after a
+ * rate decrease, the jobs already registered still come at the old spacing
+ * (4 jobs x 3 processes x 6 requests: about 0.25 s at 300/s).
+ */
+export const SHARED_PACER_JOBS_AHEAD = 4;
+/** A shared pacer job that failed (Redis trouble) is asked for again after this long. */
+const SHARED_RETRY_MS = 100;
 /** Changes smaller than this share are not pushed to bottleneck (it re-drains on every update). */
 const RATE_UPDATE_THRESHOLD = 0.02;
 
@@ -65,6 +82,12 @@ export interface LimiterOptions {
   onRateChange?: (ratePerSecond: number, reason: 'throttled' | 'recovered') => void;
   /** @default Date.now */
   now?: () => number;
+  /**
+   * Pace on a budget shared through Redis (`--redis`, see shared-budget.ts) instead of
+   * a private one. The caller opens it and closes it after `stop()`.
+   * @default undefined (a private budget)
+   */
+  shared?: SharedBudget;
 }
 
 /** What the progress line, `--log json` and the summary show of the rate. */
@@ -100,6 +123,10 @@ export class LimiterStoppedError extends Error {
 export class AdaptiveLimiter {
   private readonly inFlight: LimitFunction;
   private readonly pacer: Bottleneck | undefined;
+  private readonly shared: SharedBudget | undefined;
+  private readonly stopListening: (() => void) | undefined;
+  /** Shared: false until this process's pacing is in Redis; no pacer job before. */
+  private sharedReady = true;
   private readonly now: () => number;
   private readonly onRateChange: LimiterOptions['onRateChange'];
   /** The ceiling, `--rate` (or `--max-rate` in auto mode); Infinity when unlimited. */
@@ -123,7 +150,8 @@ export class AdaptiveLimiter {
   private stopped = false;
   /** Requests waiting for a pacing permit. */
   private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
-  private pacerJobPending = false;
+  /** Pacer jobs asked for and not yet run: at most 1, or SHARED_PACER_JOBS_AHEAD when shared. */
+  private pacerJobsPending = 0;
   /**
    * Permits earned and not yet used: `rate` per second of wall clock since
    * `creditAtMs`, capped at {@link CATCH_UP_BATCHES} batches. Counting from the clock
@@ -148,6 +176,7 @@ export class AdaptiveLimiter {
         knownLimitPerSecond: options.knownLimitPerSecond,
         maxRatePerSecond: options.maxRatePerSecond,
         now: this.now,
+        shared: options.shared !== undefined,
       });
       this.maxRatePerSecond = this.search.maxRatePerSecond;
       this.rate = this.search.ratePerSecond;
@@ -158,8 +187,47 @@ export class AdaptiveLimiter {
     }
     this.appliedRate = this.rate;
     this.inFlight = pLimit({ concurrency: options.concurrency, rejectOnClear: true });
-    // Even an unlimited run gets a pacer: a 429 must be able to slow it down.
-    this.pacer = new Bottleneck({ maxConcurrent: null, ...this.pacing(this.rate) });
+    this.shared = options.shared;
+    if (this.shared === undefined) {
+      // Even an unlimited run gets a pacer: a 429 must be able to slow it down.
+      this.pacer = new Bottleneck({ maxConcurrent: null, ...this.pacing(this.rate) });
+      return;
+    }
+    const shared = this.shared;
+    this.pacer = shared.pacer;
+    this.sharedReady = false;
+    this.stopListening = shared.onAnnouncement((message) => this.adopt(message));
+    // Joining a budget the others already slowed down: start where they are. In auto
+    // mode, start at the budget's rate whichever way it differs: this process's slow
+    // start from 10/s would otherwise pull every process down to it.
+    void shared.lastRate().then(
+      (rate) => {
+        if (this.stopped) return;
+        this.sharedReady = true;
+        if (rate !== undefined && this.search !== undefined) {
+          // Auto: the others' search is further along than this one's slow start.
+          const joined = Math.min(rate, this.maxRatePerSecond);
+          this.follow(joined);
+          void this.pacer?.updateSettings(this.pacing(joined));
+          this.onRateChange?.(joined, 'recovered');
+        } else if (rate !== undefined && rate < this.rate) {
+          this.throttledAtRate = rate;
+          this.follow(rate);
+          this.onRateChange?.(rate, 'throttled');
+        } else {
+          // This process's pacing goes to Redis, and the others learn it.
+          void this.pacer?.updateSettings(this.pacing(this.rate));
+          if (Number.isFinite(this.rate)) this.announceRate('recovered');
+        }
+        this.requestPermits();
+      },
+      () => {
+        // Redis trouble at start; the connection watch decides what happens to the run.
+        this.sharedReady = true;
+        void this.pacer?.updateSettings(this.pacing(this.rate));
+        this.requestPermits();
+      },
+    );
   }
 
   /** The current (adaptive) rate limit; Infinity when unlimited and never throttled. */
@@ -187,7 +255,19 @@ export class AdaptiveLimiter {
       while (this.now() < this.pausedUntilMs && !this.stopped) await this.permit();
       if (this.stopped) throw new LimiterStoppedError('limiter stopped');
       this.countSend();
-      return fn();
+      if (this.shared === undefined) return fn();
+      // The global in-flight slot may be waited for across a lost Redis; a stop in that
+      // wait leaves the request unsent, as a stop while waiting for a permit does.
+      let started = false;
+      return this.shared
+        .runInFlight(() => {
+          started = true;
+          return fn();
+        })
+        .catch((err: unknown) => {
+          if (!started && this.stopped) throw new LimiterStoppedError('limiter stopped');
+          throw err;
+        });
     }).catch((err: unknown) => {
       if (err instanceof Error && err.name === 'AbortError' && this.stopped) {
         throw new LimiterStoppedError('limiter stopped');
@@ -208,9 +288,15 @@ export class AdaptiveLimiter {
    */
   throttled(retryAfterMs: number | undefined, sentAtMs?: number): void {
     const now = this.now();
-    if (retryAfterMs !== undefined && retryAfterMs > 0) this.pauseUntil(now + retryAfterMs);
+    if (retryAfterMs !== undefined && retryAfterMs > 0) {
+      this.pauseUntil(now + retryAfterMs);
+      this.shared?.announce({ kind: 'pause', forMs: retryAfterMs });
+    }
     if (this.search !== undefined) {
+      const rateThen = this.rate;
       if (this.search.throttled(sentAtMs) === 'decreased') {
+        // For the other processes on a shared budget (see `adopt`).
+        this.throttledAtRate = rateThen;
         this.setRate(this.search.ratePerSecond, 'throttled');
       }
       return;
@@ -322,6 +408,7 @@ export class AdaptiveLimiter {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopListening?.();
     if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
     this.inFlight.clearQueue();
     for (const w of this.waiters.splice(0)) w.reject(new LimiterStoppedError('limiter stopped'));
@@ -348,9 +435,19 @@ export class AdaptiveLimiter {
     });
   }
 
-  /** Ask bottleneck for the next batch of permits, one job at a time. */
+  /**
+   * Ask bottleneck for the next batch of permits: one job at a time, or on a shared
+   * budget up to SHARED_PACER_JOBS_AHEAD (see there why) while any request waits.
+   */
   private requestPermits(): void {
-    if (this.pacerJobPending || this.stopped || this.waiters.length === 0) return;
+    // Shared: the full SHARED_PACER_JOBS_AHEAD whenever a request waits, not only as
+    // many as the waiters need at this instant. The requests sending hold their
+    // concurrency slots, so few wait at a time: sized by the waiters, two processes at
+    // --rate 300 --concurrency 16 kept 1-2 jobs ahead each and reached 262/s of 300
+    // (bench/shared-budget.mjs); a batch granted with nobody waiting stays in `credit`.
+    const ahead = this.shared === undefined ? 1 : SHARED_PACER_JOBS_AHEAD;
+    if (this.pacerJobsPending >= ahead || this.stopped || this.waiters.length === 0) return;
+    if (!this.sharedReady) return; // asked again once the pacing is in Redis
     if (this.now() < this.pausedUntilMs) return; // the resume timer asks again
     if (this.probing) {
       if (!this.probeSent) {
@@ -363,17 +460,18 @@ export class AdaptiveLimiter {
       for (const w of this.waiters.splice(0)) w.resolve();
       return;
     }
-    this.pacerJobPending = true;
+    this.pacerJobsPending++;
     this.pacer
       ?.schedule(async () => undefined)
       .then(
         () => {
-          this.pacerJobPending = false;
+          this.pacerJobsPending--;
           if (this.now() < this.pausedUntilMs || this.probing) {
             this.requestPermits();
             return;
           }
-          this.accrue(this.now());
+          if (this.shared === undefined) this.accrue(this.now());
+          else this.grantBatch();
           while (this.credit >= 1 && this.waiters.length > 0) {
             this.waiters.shift()?.resolve();
             this.credit--;
@@ -381,13 +479,82 @@ export class AdaptiveLimiter {
           this.requestPermits();
         },
         () => {
-          this.pacerJobPending = false; // stopped
+          this.pacerJobsPending--;
+          // Local: only stop() rejects. Shared: a Redis error; the connection watch
+          // (SharedBudget's onConnection) stops the run if Redis stays away.
+          if (this.shared !== undefined && !this.stopped) {
+            setTimeout(() => this.requestPermits(), SHARED_RETRY_MS);
+          }
         },
       );
+    this.requestPermits();
+  }
+
+  /**
+   * Shared budget: each pacer job is one batch, exactly. The jobs of all processes are
+   * spaced by `minTime` in Redis, so the wall clock since this process's last job
+   * says nothing about what it may send (with three processes it would grant three
+   * batches a job).
+   */
+  private grantBatch(): void {
+    this.credit = Math.min(this.batchSize * CATCH_UP_BATCHES, this.credit + this.batchSize);
+  }
+
+  /**
+   * Another process sharing the budget changed the rate or was told to wait: follow,
+   * without announcing again. The new rate is already in Redis (its `minTime`); only
+   * the local view changes. In auto mode the search is told too, so that its next
+   * step starts from the budget's rate rather than this process's old one.
+   */
+  private adopt(message: BudgetAnnouncement): void {
+    if (this.stopped) return;
+    if (message.kind === 'pause') {
+      this.pauseUntil(this.now() + message.forMs);
+      return;
+    }
+    const rate = Math.min(
+      this.maxRatePerSecond,
+      Math.max(MIN_RATE_PER_SECOND, message.ratePerSecond),
+    );
+    if (message.reason === 'throttled') {
+      // A 429 answering a request sent before now belongs to the same event.
+      this.lastDecreaseAtMs = this.now();
+      if (this.search === undefined) {
+        this.throttledAtRate = message.throttledAtRate ?? this.throttledAtRate;
+        this.probingSinceMs = undefined;
+      }
+    }
+    this.follow(
+      rate,
+      message.reason === 'throttled' ? (message.throttledAtRate ?? this.rate) : undefined,
+    );
+    this.onRateChange?.(rate, message.reason);
+    this.requestPermits();
+  }
+
+  /** Take `rate` as the budget's rate, set elsewhere: no announcement, no Redis write. */
+  private follow(rate: number, throttledAtRate?: number): void {
+    this.search?.adopt(rate, throttledAtRate);
+    this.rate = rate;
+    this.appliedRate = rate;
+    this.pacing(rate); // for batchSize; the minTime is in Redis already
+    // The batches granted so far were spaced in Redis: they stay good at any rate.
+  }
+
+  /** Tell the other processes the rate this one set (and put it in Redis). */
+  private announceRate(reason: 'throttled' | 'recovered'): void {
+    this.shared?.announce({
+      kind: 'rate',
+      ratePerSecond: this.rate,
+      reason,
+      ...(this.throttledAtRate === undefined ? {} : { throttledAtRate: this.throttledAtRate }),
+    });
   }
 
   /** Add the permits earned since the last look (see `credit`). */
   private accrue(now: number): void {
+    // Shared: permits come only from pacer jobs (see grantBatch).
+    if (this.shared !== undefined) return;
     if (Number.isNaN(this.creditAtMs)) {
       // The first job of the run: one batch, as a fixed-batch pacer would give.
       this.credit = this.batchSize;
@@ -424,7 +591,9 @@ export class AdaptiveLimiter {
         next === this.maxRatePerSecond;
     if (!changed || next === this.appliedRate) return;
     this.appliedRate = next;
-    if (this.search === undefined) this.resetCredit(this.now());
+    if (this.shared !== undefined) {
+      // Granted batches were spaced in Redis: they stay good (see grantBatch).
+    } else if (this.search === undefined) this.resetCredit(this.now());
     else {
       // The search changes the rate every few ms while it grows; forgetting the permits
       // earned at the old rate each time would starve the run. Count them, then go on.
@@ -438,6 +607,7 @@ export class AdaptiveLimiter {
       }
     }
     void this.pacer?.updateSettings(this.pacing(next));
+    this.announceRate(reason);
     this.onRateChange?.(next, reason);
     this.requestPermits();
   }

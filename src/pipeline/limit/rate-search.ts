@@ -120,6 +120,15 @@ export interface RateSearchOptions {
   maxRatePerSecond?: number;
   /** @default Date.now */
   now?: () => number;
+  /**
+   * The rate is a budget shared with other processes (`--redis`): this process sees
+   * only its share of the successes, so it cannot tell whether the rate is used, nor
+   * measure the limit between two 429s from them. Growth then only stops at a 429 or a
+   * latency rise, and a 429 gives an upper bound (the rate that drew it), never a
+   * measured limit.
+   * @default false
+   */
+  shared?: boolean;
 }
 
 /** What `throttled` did with a 429. */
@@ -151,9 +160,11 @@ export class RateSearch {
   #useWindowSuccesses = 0;
   /** Whether the last window used the rate (see {@link USED_RATE_SHARE}). */
   #rateUsed = true;
+  readonly #shared: boolean;
 
   constructor(options: RateSearchOptions = {}) {
     this.#now = options.now ?? Date.now;
+    this.#shared = options.shared === true;
     this.maxRatePerSecond = checkRate(
       'maxRatePerSecond',
       options.maxRatePerSecond ?? DEFAULT_MAX_RATE_PER_SECOND,
@@ -209,7 +220,7 @@ export class RateSearch {
     const now = this.#now();
     this.#successes++;
     this.#firstSuccessAtMs ??= now;
-    this.#noteUse(now);
+    if (!this.#shared) this.#noteUse(now);
     if (latencyMs !== undefined && Number.isFinite(latencyMs) && latencyMs >= 0) {
       this.#noteLatency(latencyMs);
     }
@@ -261,7 +272,7 @@ export class RateSearch {
     const rateNow = this.#rate;
     let next: number;
     const intervalMs = now - this.#lastDecreaseAtMs;
-    if (intervalMs >= MIN_MEASURE_INTERVAL_MS && Number.isFinite(intervalMs)) {
+    if (intervalMs >= MIN_MEASURE_INTERVAL_MS && Number.isFinite(intervalMs) && !this.#shared) {
       // Measured: what the API let through since the last 429 (see step 3 above).
       const accepted = this.#successes - this.#successesAtLastDecrease;
       const measured = Math.max(MIN_AUTO_RATE_PER_SECOND, (accepted * 1000) / intervalMs);
@@ -294,6 +305,25 @@ export class RateSearch {
   /** True while the successes keep up with the rate, so growing it is meaningful. */
   get rateUsed(): boolean {
     return this.#rateUsed;
+  }
+
+  /**
+   * Another process sharing the budget set the rate (`shared`): go on from there. A
+   * decrease there is this search's congestion event too: slow start ends, 429s of
+   * requests sent before now are part of it, and the rate that drew it bounds the
+   * limit.
+   * @param throttledAtRatePerSecond the rate that drew the other process's 429, if one did
+   */
+  adopt(ratePerSecond: number, throttledAtRatePerSecond?: number): void {
+    this.#rate = this.#clamp(ratePerSecond);
+    if (throttledAtRatePerSecond === undefined) return;
+    const now = this.#now();
+    this.#phase = 'steady';
+    this.#estimate = Math.min(this.#estimate ?? throttledAtRatePerSecond, throttledAtRatePerSecond);
+    this.#settleTarget = this.#estimate * SETTLE_SHARE;
+    this.#lastDecreaseAtMs = now;
+    this.#successesAtLastDecrease = this.#successes;
+    this.#probingSinceMs = undefined;
   }
 
   #noteUse(now: number): void {

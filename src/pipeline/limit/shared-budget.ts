@@ -52,19 +52,10 @@ export const SLOT_EXPIRATION_MS = 5_000;
  * few small ones per API and key; clients that stop are removed by the others.
  */
 export const LAST_RATE_TTL_MS = 10 * 60_000;
-/**
- * Pacer jobs each process keeps registered ahead on a shared budget (a local pacer
- * needs one). Bottleneck's Redis script schedules a job at max(now, nextRequest) +
- * minTime: a registration that comes late loses the gap for good, and each job costs
- * three Redis round trips (submit, register, free) that a busy machine delays.
- * Measured on a shared 2-core machine (load average 15-20), three processes: one job
- * each reached 71/s of a 100/s budget; with AdaptiveLimiter at --rate 300 (50 jobs/s),
- * two each gave 271/s and 2.3 s for two survivors to take over a killed process's
- * share, four each 288/s and 1.0 s (bench/shared-budget.mjs). The price: after a
- * rate decrease, the jobs already registered still come at the old spacing
- * (4 jobs x 3 processes x 6 requests: about 0.25 s at 300/s).
- */
-export const SHARED_PACER_JOBS_AHEAD = 4;
+// SHARED_PACER_JOBS_AHEAD (how many pacer jobs each process keeps registered ahead) is
+// in limiter.ts, which must not load ioredis for a run without --redis.
+export { SHARED_PACER_JOBS_AHEAD } from './limiter.js';
+
 /** Hex characters of the sha256 kept in the id: 128 bits, no collision in practice. */
 const ID_HASH_HEX_CHARS = 32;
 

@@ -8,7 +8,7 @@
  */
 import { DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
 import { InputFileError, ResultsWriteError, RunAbortedError } from '../../errors.js';
-import { AdaptiveLimiter } from '../limit/limiter.js';
+import type { SharedBudgetError } from '../limit/shared-budget.js';
 import { outcomeError } from '../payload/to-payload.js';
 import { recordCompleteRun, startFingerprint } from '../results/sidecar.js';
 import { type ContactClient, contactPath, createContactClient } from '../send/client.js';
@@ -19,6 +19,7 @@ import { type JobState, type RunInfo, StateWriteError } from '../state/index.js'
 import { OrderedWindow } from './ordered-window.js';
 import { type CompletedRun, type PreparedRun, prepareRun } from './prepare.js';
 import { RowRecorder } from './recorder.js';
+import { createRunLimiter, type RunLimiter } from './run-limiter.js';
 import { ResumeSkips } from './skips.js';
 import { Stopper } from './stopper.js';
 import { buildSummary, NO_ROWS, NO_SKIPS, plannedRate, runRate } from './summary.js';
@@ -55,29 +56,45 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const startedAt = Date.now();
   const events = options.events ?? {};
   const fingerprint = startFingerprint(options);
-  const prepared = await prepareRun(options, fingerprint);
+  const concurrency = options.concurrency ?? 5;
+  // Redis of a shared budget (--redis) stayed away too long: the run stops there.
+  let redisLost: SharedBudgetError | undefined;
+  let stopper: Stopper | undefined;
+  // Before the results file is created: a Redis refused at start (exit 2) leaves
+  // nothing behind to --force over.
+  let run: RunLimiter | undefined;
+  const onRateChange = (rate: number, reason: 'throttled' | 'recovered') => {
+    events.rate?.(rate, reason);
+    if (run !== undefined) events.rateView?.(runRate(run.limiter.rateView));
+  };
+  run =
+    options.redisUrl === undefined || options.dryRun === true
+      ? undefined
+      : await createRunLimiter(limiterOptions(options, concurrency), {
+          warn: (message) => events.warn?.(message),
+          onRateChange,
+          onRedisLost: (error) => {
+            redisLost ??= error;
+            stopper?.stop(undefined);
+          },
+        });
+  let prepared: Awaited<ReturnType<typeof prepareRun>>;
+  try {
+    prepared = await prepareRun(options, fingerprint);
+  } catch (err) {
+    await run?.close();
+    throw err;
+  }
   if (prepared.complete !== undefined) {
     prepared.lock.release();
+    await run?.close();
     return alreadyComplete(prepared, options, startedAt);
   }
   const { source, writer, resume, state, lock } = prepared;
-  const concurrency = options.concurrency ?? 5;
   let client: ContactClient | undefined;
   try {
-    const limiter = new AdaptiveLimiter({
-      ratePerSecond: options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND,
-      concurrency,
-      ...(options.maxRatePerSecond === undefined
-        ? {}
-        : { maxRatePerSecond: options.maxRatePerSecond }),
-      ...(options.knownLimitPerSecond === undefined
-        ? {}
-        : { knownLimitPerSecond: options.knownLimitPerSecond }),
-      onRateChange: (rate, reason) => {
-        events.rate?.(rate, reason);
-        events.rateView?.(runRate(limiter.rateView));
-      },
-    });
+    run ??= await createRunLimiter(limiterOptions(options, concurrency), { onRateChange });
+    const { limiter } = run;
     events.rateView?.(runRate(limiter.rateView));
     if (options.dryRun !== true) {
       client = createContactClient({
@@ -89,11 +106,12 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       // After the results file is open (a resume's torn line cut), before any request.
       state?.startRun(options.out);
     }
-    const stopper = new Stopper({
+    stopper = new Stopper({
       signal: options.signal,
       forceSignal: options.forceSignal,
       onStop: () => void limiter.stop(),
     });
+    if (redisLost !== undefined) stopper.stop(undefined);
     const recorder = new RowRecorder(writer, { events, stopper, maxErrors: options.maxErrors });
     const sender = client && createRowSender(options, { client, limiter, stopper, events });
     const skips = resume === undefined ? undefined : new ResumeSkips(resume);
@@ -133,7 +151,9 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
               other: Math.max(0, read.rowsRead - counts.updated - counts.unchanged - counts.failed),
               stopped:
                 stopper.reason ??
-                (recorder.fatal !== undefined || read.error !== undefined ? 'aborted' : undefined),
+                (recorder.fatal !== undefined || read.error !== undefined || redisLost !== undefined
+                  ? 'aborted'
+                  : undefined),
               resume: options.resume === true,
             });
     if (recorder.fatal !== undefined) throw recorder.fatal;
@@ -153,6 +173,10 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       rate: runRate(limiter.rateView),
     });
     if (stateOutcome !== undefined) summary.state = stateOutcome;
+    // Lost after the last row was done: nothing was cut short.
+    if (redisLost !== undefined && (!read.readAll || summary.unfinished > 0)) {
+      throw redisLostMidway(redisLost, requests.sent, options.out);
+    }
     const skipped = skips?.counts;
     await recordCompleteRun(fingerprint, summary, {
       out: options.out,
@@ -168,6 +192,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       // Already reported above, or the run is failing for another reason.
     }
     await client?.close();
+    await run?.close();
     state?.close();
     lock.release();
   }
@@ -186,6 +211,38 @@ async function commitState(state: JobState, run: RunInfo): Promise<StateOutcome>
     if (!(err instanceof StateWriteError)) throw err;
     return { dir: state.dir, error: err.message };
   }
+}
+
+/** The limiter's share of the run's options (see run-limiter.ts). */
+function limiterOptions(options: UpdateOptions, concurrency: number) {
+  return {
+    ratePerSecond: options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND,
+    concurrency,
+    ...(options.maxRatePerSecond === undefined
+      ? {}
+      : { maxRatePerSecond: options.maxRatePerSecond }),
+    ...(options.knownLimitPerSecond === undefined
+      ? {}
+      : { knownLimitPerSecond: options.knownLimitPerSecond }),
+    ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
+    ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+    ...(options.dryRun === undefined ? {} : { dryRun: options.dryRun }),
+    ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
+    ...(options.redisOptional === undefined ? {} : { redisOptional: options.redisOptional }),
+    ...(options.redisMaxInFlight === undefined
+      ? {}
+      : { redisMaxInFlight: options.redisMaxInFlight }),
+    ...(options.redisGiveUpMs === undefined ? {} : { redisGiveUpMs: options.redisGiveUpMs }),
+  };
+}
+
+/** The error to report for a run stopped because the Redis of its shared budget was lost. */
+function redisLostMidway(err: SharedBudgetError, sent: number, out: string): RunAbortedError {
+  return new RunAbortedError(
+    `${err.message}; the run was stopped there after ${sent} request${sent === 1 ? '' : 's'} (every finished row is recorded in ${out})`,
+    'E_REDIS_LOST',
+    { cause: err },
+  );
 }
 
 /** The summary of a resume that found the run already complete (the sidecar's record). */

@@ -67,6 +67,27 @@ export interface UpdateOptions {
    * with it too (tests use a few ms to keep every wait short). @default 500
    */
   retryBaseDelayMs?: number;
+  /**
+   * Share one rate budget with every process on the same base URL and key through
+   * this Redis (`redis://[user:password@]host[:port][/db]`; docs/shared-budget.md).
+   * Ignored for a dry run. @default undefined (a private budget)
+   */
+  redisUrl?: string;
+  /**
+   * With `redisUrl`: when Redis cannot be reached at start, warn and run on a private
+   * budget instead of failing with `E_REDIS_UNREACHABLE`. @default false
+   */
+  redisOptional?: boolean;
+  /**
+   * With `redisUrl`: requests in flight at most across every process sharing the
+   * budget (each still keeps to its own `concurrency`). @default undefined (no global cap)
+   */
+  redisMaxInFlight?: number;
+  /**
+   * With `redisUrl`: how long a lost Redis is waited for (requests held) before the
+   * run stops with `E_REDIS_LOST`, exit 3. @default 60000
+   */
+  redisGiveUpMs?: number;
   /** Aborting it stops reading; requests already sent finish and are recorded. */
   signal?: AbortSignal;
   /** Aborting it also abandons requests in flight (their rows are re-sent on resume). */

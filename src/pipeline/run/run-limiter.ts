@@ -1,0 +1,135 @@
+/**
+ * The limiter of a run, on a private budget or on one shared through Redis (`--redis`,
+ * docs/shared-budget.md). Built here rather than in the runner so that every command
+ * that sends (update, and the batch loops of import and sync) opens, watches and closes
+ * the shared budget the same way.
+ */
+import { AdaptiveLimiter, type LimiterOptions } from '../limit/limiter.js';
+// Types only: shared-budget.ts (and ioredis) is loaded when a run uses --redis.
+import type { ConnectionEvent, SharedBudget, SharedBudgetError } from '../limit/shared-budget.js';
+
+export interface RunLimiterOptions {
+  /** Requests per second at most, 0 for none, or `'auto'`. @default 10 */
+  ratePerSecond?: number | 'auto';
+  /** Requests in flight at most, in this process. @default 5 */
+  concurrency?: number;
+  /** Auto mode's ceiling, requests per second. @default DEFAULT_MAX_RATE_PER_SECOND */
+  maxRatePerSecond?: number;
+  /** Auto mode: the limit an earlier run found (skips slow start). @default undefined */
+  knownLimitPerSecond?: number;
+  /** The API, part of the shared budget's id. @default 'https://web-api.clerk.chat' */
+  baseUrl?: string;
+  /** Hashed into the shared budget's id; never sent to Redis. */
+  apiKey?: string;
+  /** No requests: no shared budget either. @default false */
+  dryRun?: boolean;
+  /** Share the budget through this Redis. @default undefined (a private budget) */
+  redisUrl?: string;
+  /** Redis unreachable at start: warn and go on privately. @default false */
+  redisOptional?: boolean;
+  /** Requests in flight at most across every process. @default undefined (no global cap) */
+  redisMaxInFlight?: number;
+  /** How long a lost Redis is waited for before the run stops. @default REDIS_RECONNECT_GIVE_UP_MS (60 s) */
+  redisGiveUpMs?: number;
+}
+
+export interface RunLimiterHooks {
+  /** Operator messages: Redis lost, back, or not used. */
+  warn?: (message: string) => void;
+  onRateChange?: LimiterOptions['onRateChange'];
+  /**
+   * Redis stayed away past the bounded reconnect: the run must stop (requests in
+   * flight finish and are recorded) and report `error` (E_REDIS_LOST, exit 3).
+   */
+  onRedisLost?: (error: SharedBudgetError) => void;
+}
+
+export interface RunLimiter {
+  readonly limiter: AdaptiveLimiter;
+  /** The shared budget in use; undefined for a private one. */
+  readonly shared: SharedBudget | undefined;
+  /** Stop the limiter, then leave the shared budget. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Open the shared budget (when `redisUrl` is set and this is not a dry run), then
+ * build the limiter on it. Throws `SharedBudgetError` (exit 2) when Redis cannot be
+ * reached at start, unless `redisOptional`.
+ */
+export async function createRunLimiter(
+  options: RunLimiterOptions,
+  hooks: RunLimiterHooks = {},
+): Promise<RunLimiter> {
+  const shared = await openBudget(options, hooks);
+  const limiter = new AdaptiveLimiter({
+    ratePerSecond: options.ratePerSecond ?? 10,
+    concurrency: options.concurrency ?? 5,
+    ...(options.maxRatePerSecond === undefined
+      ? {}
+      : { maxRatePerSecond: options.maxRatePerSecond }),
+    ...(options.knownLimitPerSecond === undefined
+      ? {}
+      : { knownLimitPerSecond: options.knownLimitPerSecond }),
+    ...(hooks.onRateChange === undefined ? {} : { onRateChange: hooks.onRateChange }),
+    ...(shared === undefined ? {} : { shared }),
+  });
+  let closed = false;
+  return {
+    limiter,
+    shared,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await limiter.stop();
+      await shared?.close();
+    },
+  };
+}
+
+async function openBudget(
+  options: RunLimiterOptions,
+  hooks: RunLimiterHooks,
+): Promise<SharedBudget | undefined> {
+  const { redisUrl } = options;
+  if (redisUrl === undefined || redisUrl === '' || options.dryRun === true) return undefined;
+  const { openSharedBudget, REDIS_RECONNECT_GIVE_UP_MS, SharedBudgetError, safeRedisUrl } =
+    await import('../limit/shared-budget.js');
+  const shown = safeRedisUrl(redisUrl);
+  const giveUpMs = options.redisGiveUpMs ?? REDIS_RECONNECT_GIVE_UP_MS;
+  const onConnection = (event: ConnectionEvent) => {
+    if (event.state === 'lost') {
+      hooks.warn?.(
+        `lost Redis at ${shown}: requests wait for it to come back (up to ${Math.round(giveUpMs / 1000)} s)`,
+      );
+    } else if (event.state === 'restored') {
+      hooks.warn?.(
+        `Redis at ${shown} is back after ${(event.downMs / 1000).toFixed(1)} s: sending again`,
+      );
+    } else {
+      hooks.onRedisLost?.(event.error);
+    }
+  };
+  try {
+    return await openSharedBudget({
+      redisUrl,
+      baseUrl: options.baseUrl ?? 'https://web-api.clerk.chat',
+      apiKey: options.apiKey ?? '',
+      ...(options.redisMaxInFlight === undefined ? {} : { maxInFlight: options.redisMaxInFlight }),
+      onConnection,
+      reconnectGiveUpMs: giveUpMs,
+    });
+  } catch (err) {
+    if (
+      options.redisOptional === true &&
+      err instanceof SharedBudgetError &&
+      err.code === 'E_REDIS_UNREACHABLE'
+    ) {
+      hooks.warn?.(
+        `${err.message}; --redis-optional: going on with this process's own rate budget`,
+      );
+      return undefined;
+    }
+    throw err;
+  }
+}
