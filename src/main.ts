@@ -37,13 +37,31 @@ async function main(argv: string[]): Promise<number> {
       const { updateCommand } = await import('./commands/update.js');
       return updateCommand(toUpdateConfig(options), io);
     }
+    case 'import': {
+      await watchSignals(io.signals);
+      const { options, warnings } = resolveOptions({ ...invocation, command: 'import' });
+      warn(warnings);
+      const { toImportConfig } = await import('./commands/import.js');
+      const { importCommand } = await import('./commands/import.js');
+      return importCommand(toImportConfig(options), io);
+    }
     case 'validate': {
       const { options, warnings } = resolveOptions({ ...invocation, command: 'validate' });
       warn(warnings);
       const { toUpdateConfig } = await import('./cli/config.js');
       const { validateCommand } = await import('./commands/validate.js');
       const config = toUpdateConfig(options, process.env, { requireKey: false, needsOut: false });
-      return validateCommand(config, { show: options.show, invalidOut: options.invalidOut }, io);
+      return validateCommand(
+        config,
+        {
+          show: options.show,
+          invalidOut: options.invalidOut,
+          create: options.import,
+          key: options.key,
+          defaultCountry: options.defaultCountry,
+        },
+        io,
+      );
     }
     case 'report': {
       const { options, warnings } = resolveOptions({ ...invocation, command: 'report' });

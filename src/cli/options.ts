@@ -15,6 +15,7 @@
  */
 import {
   DEFAULT_BASE_URL,
+  DEFAULT_BATCH_SIZE,
   DEFAULT_CONCURRENCY,
   DEFAULT_EMPTY,
   DEFAULT_RATE_PER_SECOND,
@@ -22,7 +23,7 @@ import {
   DEFAULT_TIMEOUT_MS,
 } from '../defaults.js';
 
-export const COMMANDS = ['update', 'validate', 'report', 'mock-server'] as const;
+export const COMMANDS = ['update', 'import', 'validate', 'report', 'mock-server'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** How a value is read and checked, whichever source it comes from. */
@@ -109,7 +110,7 @@ export const OPTIONS = [
     kind: path(),
     expected: 'a file path',
     defaultHelp: '<input>.results.csv',
-    commands: ['update'],
+    commands: ['update', 'import'],
   },
   {
     flag: 'resume',
@@ -117,7 +118,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update'],
+    commands: ['update', 'import'],
   },
   {
     flag: 'retry-failed',
@@ -125,7 +126,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update'],
+    commands: ['update', 'import'],
   },
   {
     flag: 'force',
@@ -133,7 +134,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update'],
+    commands: ['update', 'import'],
   },
   {
     flag: 'dry-run',
@@ -141,7 +142,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update'],
+    commands: ['update', 'import'],
   },
   {
     flag: 'api-key',
@@ -153,14 +154,14 @@ export const OPTIONS = [
       check: (v) => HEADER_VALUE.test(v),
     },
     expected: 'an API key of visible Latin-1 characters (it goes in an HTTP header)',
-    commands: ['update'],
+    commands: ['update', 'import'],
   },
   {
     flag: 'config',
     describe: 'JSON file of options (keys as the flags; paths relative to the file)',
     kind: path(),
     expected: 'a file path',
-    commands: ['update', 'validate', 'report'],
+    commands: ['update', 'import', 'validate', 'report'],
     resume: true,
   },
   {
@@ -169,7 +170,7 @@ export const OPTIONS = [
     kind: { type: 'string', check: isHttpUrl },
     expected: 'an http(s) URL without query or fragment',
     default: DEFAULT_BASE_URL,
-    commands: ['update'],
+    commands: ['update', 'import'],
     resume: true,
   },
   {
@@ -178,7 +179,7 @@ export const OPTIONS = [
     kind: { type: 'number', integer: false, min: 0, max: Number.MAX_VALUE },
     expected: 'requests per second (a number >= 0; 0 = no limit)',
     default: DEFAULT_RATE_PER_SECOND,
-    commands: ['update'],
+    commands: ['update', 'import'],
     resume: true,
   },
   {
@@ -187,7 +188,7 @@ export const OPTIONS = [
     kind: int(1, 1_000),
     expected: 'a whole number from 1 to 1000',
     default: DEFAULT_CONCURRENCY,
-    commands: ['update'],
+    commands: ['update', 'import'],
     resume: true,
   },
   {
@@ -196,7 +197,7 @@ export const OPTIONS = [
     kind: int(0, 100),
     expected: 'a whole number from 0 to 100',
     default: DEFAULT_RETRIES,
-    commands: ['update'],
+    commands: ['update', 'import'],
     resume: true,
   },
   {
@@ -205,7 +206,7 @@ export const OPTIONS = [
     kind: int(100, 3_600_000),
     expected: 'milliseconds, a whole number from 100 to 3600000',
     default: DEFAULT_TIMEOUT_MS,
-    commands: ['update'],
+    commands: ['update', 'import'],
     resume: true,
   },
   {
@@ -214,7 +215,7 @@ export const OPTIONS = [
     kind: path(),
     expected: 'a file path',
     defaultHelp: 'headers used as-is',
-    commands: ['update', 'validate'],
+    commands: ['update', 'import', 'validate'],
     resume: true,
   },
   {
@@ -223,7 +224,7 @@ export const OPTIONS = [
     kind: oneOf(['omit', 'null']),
     expected: '"omit" or "null"',
     default: DEFAULT_EMPTY,
-    commands: ['update', 'validate'],
+    commands: ['update', 'import', 'validate'],
     resume: true,
   },
   {
@@ -236,7 +237,7 @@ export const OPTIONS = [
     },
     expected: 'one character (or comma, semicolon, tab, pipe)',
     defaultHelp: 'detected from the header',
-    commands: ['update', 'validate'],
+    commands: ['update', 'import', 'validate'],
     resume: (v) => (v === '\t' ? 'tab' : v),
   },
   {
@@ -245,7 +246,7 @@ export const OPTIONS = [
     kind: int(1, MAX_ROWS),
     expected: 'a whole number of rows >= 1',
     defaultHelp: 'all',
-    commands: ['update', 'validate'],
+    commands: ['update', 'import', 'validate'],
     resume: true,
   },
   {
@@ -254,7 +255,7 @@ export const OPTIONS = [
     kind: int(1, MAX_ROWS),
     expected: 'a whole number >= 1',
     defaultHelp: 'no limit',
-    commands: ['update'],
+    commands: ['update', 'import'],
     resume: true,
   },
   {
@@ -263,7 +264,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update', 'report'],
+    commands: ['update', 'import', 'report'],
   },
   {
     flag: 'quiet',
@@ -272,7 +273,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update'],
+    commands: ['update', 'import'],
   },
   {
     flag: 'log',
@@ -280,7 +281,7 @@ export const OPTIONS = [
     kind: oneOf(['text', 'json']),
     expected: '"text" or "json"',
     default: 'text',
-    commands: ['update'],
+    commands: ['update', 'import'],
   },
   {
     flag: 'progress-interval',
@@ -288,7 +289,7 @@ export const OPTIONS = [
     kind: int(1, 86_400),
     expected: 'seconds, a whole number from 1 to 86400',
     default: 10,
-    commands: ['update'],
+    commands: ['update', 'import'],
   },
   {
     // Shortens retry waits in tests; the library's default (500 ms) applies when unset.
@@ -296,7 +297,7 @@ export const OPTIONS = [
     describe: 'first retry delay in ms',
     kind: int(1, 60_000),
     expected: 'milliseconds from 1 to 60000',
-    commands: ['update'],
+    commands: ['update', 'import'],
     hidden: true,
   },
   {
@@ -327,6 +328,60 @@ export const OPTIONS = [
     kind: path(),
     expected: 'a file path',
     defaultHelp: '<results> without .results.csv',
+    commands: ['report'],
+  },
+  {
+    flag: 'key',
+    describe: 'column that identifies a row in your CRM (written to the results with the new id)',
+    kind: text(),
+    expected: 'a column name',
+    defaultHelp: 'none',
+    commands: ['import', 'validate'],
+    resume: true,
+  },
+  {
+    flag: 'default-country',
+    describe: 'country of phone numbers written without +code, e.g. US',
+    kind: {
+      type: 'string',
+      normalize: (v) => v.trim().toUpperCase(),
+      check: (v) => /^[A-Z]{2}$/.test(v),
+    },
+    expected: 'a two-letter country code such as US, GB or DE',
+    defaultHelp: 'none: numbers need +code',
+    commands: ['import', 'validate'],
+    resume: true,
+  },
+  {
+    flag: 'batch-size',
+    describe: 'contacts per batch request (each batch is one request against --rate)',
+    kind: int(1, 1_000),
+    expected: 'a whole number from 1 to 1000',
+    default: DEFAULT_BATCH_SIZE,
+    commands: ['import'],
+    resume: true,
+  },
+  {
+    flag: 'resend-uncertain',
+    describe: 'with --resume: send again the rows left uncertain (may duplicate them)',
+    kind: bool(),
+    expected: 'a boolean',
+    default: false,
+    commands: ['import'],
+  },
+  {
+    flag: 'import',
+    describe: 'check the file as import reads it (a phone on every row, no id column)',
+    kind: bool(),
+    expected: 'a boolean',
+    default: false,
+    commands: ['validate'],
+  },
+  {
+    flag: 'created-out',
+    describe: 'write row,key,id of the contacts an import created to this CSV',
+    kind: path(),
+    expected: 'a file path',
     commands: ['report'],
   },
   // The mock server's options are its own: they are named CLERK_BULK_MOCK_* so that a

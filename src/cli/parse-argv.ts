@@ -46,16 +46,26 @@ const COMMAND_LINES: Record<CommandName, { usage: string; describe: string; epil
   clerk-bulk update export.csv --map mapping.json --rate 20 --out nightly.results.csv
   crm-export | clerk-bulk update - --out nightly.results.csv   # CSV from stdin`,
   },
+  import: {
+    usage: 'import <input>',
+    describe: 'create contacts, in batches (one new contact per row)',
+    epilog: `Examples:
+  clerk-bulk import new.csv --dry-run                  # check and show payloads, send nothing
+  clerk-bulk import crm.csv --map mapping.json --key crm_id --default-country US
+  clerk-bulk import crm.csv --key crm_id --resume      # continue an interrupted import
+  clerk-bulk import crm.csv --resume --resend-uncertain  # only once you checked Clerk Chat`,
+  },
   validate: {
     usage: 'validate <input>',
     describe: 'check every row, send nothing',
     epilog:
-      'Examples:\n  clerk-bulk validate contacts.csv\n  clerk-bulk validate export.csv --map mapping.json --invalid-out to-fix.csv',
+      'Examples:\n  clerk-bulk validate contacts.csv\n  clerk-bulk validate export.csv --map mapping.json --invalid-out to-fix.csv\n  clerk-bulk validate new.csv --import --default-country US   # as import reads it',
   },
   report: {
     usage: 'report <results>',
     describe: 'summarise a results file',
-    epilog: 'Examples:\n  clerk-bulk report contacts.csv.results.csv',
+    epilog:
+      'Examples:\n  clerk-bulk report contacts.csv.results.csv\n  clerk-bulk report crm.csv.results.csv --created-out ids.csv',
   },
   'mock-server': {
     usage: 'mock-server',
@@ -67,8 +77,9 @@ const COMMAND_LINES: Record<CommandName, { usage: string; describe: string; epil
 
 const POSITIONALS: Partial<Record<CommandName, { name: string; describe: string }>> = {
   update: { name: 'input', describe: 'CSV file of contact changes (- for stdin)' },
+  import: { name: 'input', describe: 'CSV file of new contacts (- for stdin)' },
   validate: { name: 'input', describe: 'CSV file of contact changes (- for stdin)' },
-  report: { name: 'results', describe: 'results CSV written by update' },
+  report: { name: 'results', describe: 'results CSV written by update or import' },
 };
 
 /**
@@ -144,7 +155,7 @@ export function parseArgv(argv: string[]): Invocation {
     );
   }
   parser = parser
-    .demandCommand(1, 'say which command: update, validate, report or mock-server')
+    .demandCommand(1, 'say which command: update, import, validate, report or mock-server')
     .recommendCommands()
     .strict()
     .version(VERSION)
@@ -200,7 +211,7 @@ function explain(message: string, argv: string[]): string {
     .find((a) => a === `--${name}` || a === `--no-${name}` || a === `-${name}`);
   const asOption = token !== undefined;
   if (command === undefined && !asOption) {
-    return `unknown command "${name}": say update, validate, report or mock-server`;
+    return `unknown command "${name}": say update, import, validate, report or mock-server`;
   }
   if (!asOption) return `unexpected argument "${name}"`;
   const flags = [...(command === undefined ? [] : optionsOf(command).map((o) => o.flag)), 'help'];

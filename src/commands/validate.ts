@@ -8,6 +8,7 @@ import { planColumns } from '../pipeline/payload/columns.js';
 import { createRowValidator, outcomeError } from '../pipeline/payload/to-payload.js';
 import { safeText } from '../report/safe-text.js';
 import { refuseOutputOverInput } from '../same-file.js';
+import { countryOption } from './import.js';
 import type { CommandIo } from './update.js';
 
 export interface ValidateOptions {
@@ -18,6 +19,12 @@ export interface ValidateOptions {
    * own columns (short rows padded, so every cell stays under its header).
    */
   invalidOut?: string | undefined;
+  /** Check the rows as `import` reads them (create bodies: a phone, no id). @default false */
+  create?: boolean;
+  /** The `--key` column (checked present and non-empty on each row). */
+  key?: string | undefined;
+  /** `--default-country`: country of national phone numbers. */
+  defaultCountry?: string | undefined;
 }
 
 function invalidOutError(path: string, cause: Error): InputFileError {
@@ -78,8 +85,15 @@ async function validateFile(
     const plan = planColumns(source.header, {
       file: name,
       ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
+      ...(options.create === true ? { operation: 'create' as const } : {}),
+      ...(options.key === undefined ? {} : { key: options.key }),
     });
-    const validate = createRowValidator(plan, { empty: config.empty });
+    const validate = createRowValidator(plan, {
+      empty: config.empty,
+      ...(options.defaultCountry === undefined
+        ? {}
+        : { defaultCountry: countryOption(options.defaultCountry) }),
+    });
     const width = source.header.length;
 
     if (options.invalidOut !== undefined) {

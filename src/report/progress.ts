@@ -1,4 +1,4 @@
-import type { StatusCounts } from '../pipeline/results/tally.js';
+import { type StatusCounts, zeroCounts } from '../pipeline/results/tally.js';
 import type { RunEvents } from '../pipeline/run/run-update.js';
 import { safeText } from './safe-text.js';
 
@@ -38,7 +38,7 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
   const state: State = {
     done: 0,
     total: undefined,
-    counts: { updated: 0, failed: 0, invalid: 0, 'dry-run': 0 },
+    counts: zeroCounts(),
     skipped: 0,
     retrying: 0,
     rate: undefined,

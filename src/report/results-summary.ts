@@ -1,9 +1,22 @@
 import { InputFileError } from '../errors.js';
 import { type ResultsRecord, type ResultsScan, scanResultsFile } from '../pipeline/results/scan.js';
 import { errorKind } from '../pipeline/results/tally.js';
-import type { RowStatus } from '../pipeline/results/writer.js';
+import type { ResultsLayout, RowStatus } from '../pipeline/results/writer.js';
 
-const STATUSES: readonly RowStatus[] = ['updated', 'failed', 'invalid', 'dry-run'];
+/** The first two are final and good: a row whose last line has another is left to do. */
+const STATUSES: readonly RowStatus[] = [
+  'updated',
+  'created',
+  'failed',
+  'invalid',
+  'dry-run',
+  'uncertain',
+  'sending',
+];
+const GOOD_STATUSES = 2;
+
+/** Counts per final status: a row whose last line is an intent (`sending`) is `uncertain`. */
+export type ReportCounts = Record<Exclude<RowStatus, 'sending'>, number>;
 /** Distinct error kinds remembered; more are grouped as "(other errors)". */
 const MAX_KINDS = 1_000;
 
@@ -13,7 +26,11 @@ export interface ResultsFileSummary {
   lines: number;
   /** Distinct rows, by the last line for each. */
   rows: number;
-  counts: Record<RowStatus, number>;
+  counts: ReportCounts;
+  /** Update's format or import's (whose rows may be `created` or `uncertain`). */
+  layout: ResultsLayout;
+  /** Rows whose last line is `uncertain` (or an intent with no outcome), in row order. */
+  uncertainRows: number[];
   topErrors: Array<{ error: string; count: number }>;
   /**
    * The file does not end with a newline: its last line was torn by a crash mid-write
@@ -22,7 +39,11 @@ export interface ResultsFileSummary {
   tornLastLine: boolean;
 }
 
-const SCAN_OPTIONS = { notResultsCode: 'E_NOT_RESULTS', malformedCode: 'E_RESULTS_MALFORMED' };
+const SCAN_OPTIONS = {
+  notResultsCode: 'E_NOT_RESULTS',
+  malformedCode: 'E_RESULTS_MALFORMED',
+  layouts: ['update', 'import'] as const,
+};
 
 /** Read every data line of a results file (shared reader, same checks as resume). */
 async function scan(path: string, onLine: (record: ResultsRecord) => void): Promise<ResultsScan> {
@@ -44,7 +65,7 @@ async function scan(path: string, onLine: (record: ResultsRecord) => void): Prom
 export interface RowsState {
   /** The physical line of each row's last line (0: the file has none). */
   lastLineOf: Uint32Array;
-  /** 1 when the row's last line is not `updated` (a row left to do), else 0. */
+  /** 1 when the row's last line is not `updated` or `created` (a row left to do), else 0. */
   toDo: Uint8Array;
 }
 
@@ -90,16 +111,26 @@ export async function summariseResults(path: string): Promise<ResultsFileSummary
       kind[row] = index ?? MAX_KINDS;
     }
   });
-  const counts: Record<RowStatus, number> = { updated: 0, failed: 0, invalid: 0, 'dry-run': 0 };
+  const counts: ReportCounts = {
+    updated: 0,
+    created: 0,
+    failed: 0,
+    invalid: 0,
+    'dry-run': 0,
+    uncertain: 0,
+  };
   const kindCounts = new Map<number, number>();
+  const uncertainRows: number[] = [];
   let rows = 0;
   for (let row = 1; row < status.length; row++) {
     const s = status[row] ?? 0;
     if (s === 0) continue;
     rows++;
-    counts[STATUSES[s - 1] as RowStatus]++;
+    const final = STATUSES[s - 1] as RowStatus;
+    counts[final === 'sending' ? 'uncertain' : final]++;
+    if (final === 'sending' || final === 'uncertain') uncertainRows.push(row);
     const k = kind[row] ?? -1;
-    if (s !== 1 && k >= 0) kindCounts.set(k, (kindCounts.get(k) ?? 0) + 1);
+    if (s > GOOD_STATUSES && k >= 0) kindCounts.set(k, (kindCounts.get(k) ?? 0) + 1);
   }
   const topErrors = [...kindCounts.entries()]
     .sort((a, b) => b[1] - a[1])
@@ -110,10 +141,12 @@ export async function summariseResults(path: string): Promise<ResultsFileSummary
     lines: scanned.lines,
     rows,
     counts,
+    layout: scanned.layout,
+    uncertainRows,
     topErrors,
     tornLastLine: scanned.tornLine,
     lastLineOf,
-    toDo: status.map((s) => (s > 1 ? 1 : 0)),
+    toDo: status.map((s) => (s > GOOD_STATUSES ? 1 : 0)),
   };
 }
 

@@ -9,6 +9,7 @@ import { refuseOutputOverInput } from '../../same-file.js';
 import { openRows, type RowSource } from '../input/open-rows.js';
 import { planColumns } from '../payload/columns.js';
 import { createRowValidator, type RowOutcome } from '../payload/to-payload.js';
+import { type ImportResumePlan, loadImportResumePlan } from '../results/import-resume.js';
 import { checkPairing, loadResumePlan, type ResumePlan } from '../results/resume.js';
 import {
   type CompleteRunRecord,
@@ -17,7 +18,7 @@ import {
   type RunFingerprint,
 } from '../results/sidecar.js';
 import { ResultsWriter, refuseNonRegularResults } from '../results/writer.js';
-import type { UpdateOptions } from './types.js';
+import type { ImportOptions, UpdateOptions } from './types.js';
 
 /** A run ready to read and send: close `source` and `writer` when done. */
 export interface PreparedRun {
@@ -28,6 +29,8 @@ export interface PreparedRun {
   validate: (cells: string[]) => RowOutcome;
   /** Resume: the rows an earlier run finished. */
   resume: ResumePlan | undefined;
+  /** Resume of an import: what each row's last line says (undefined for an update). */
+  importResume?: ImportResumePlan | undefined;
   writer: ResultsWriter;
 }
 
@@ -43,15 +46,17 @@ export interface CompletedRun {
  * the run already complete.
  */
 export async function prepareRun(
-  options: UpdateOptions,
+  options: UpdateOptions | ImportOptions,
   fingerprint: RunFingerprint,
 ): Promise<PreparedRun | CompletedRun> {
   const inputName = options.inputName ?? options.input;
+  // An import creates contacts: its own columns check, results format and resume plan.
+  const create = 'operation' in options ? options : undefined;
   const events = options.events ?? {};
   // First: resume and the sidecar read the results file, and a FIFO would block there.
   refuseNonRegularResults(options.out);
   // The <out>.complete.json sidecar: resuming a finished run reads nothing.
-  if (options.resume === true) {
+  if (options.resume === true && create === undefined) {
     const complete = await findCompleteRun(options, fingerprint);
     if (complete !== undefined) return { complete, inputName };
   }
@@ -68,10 +73,18 @@ export async function prepareRun(
     const plan = planColumns(source.header, {
       file: inputName,
       ...(options.mapping === undefined ? {} : { mapping: options.mapping }),
+      ...(create === undefined ? {} : { operation: 'create' as const }),
+      ...(create?.key === undefined ? {} : { key: create.key }),
     });
-    const validate = createRowValidator(plan, { empty: options.empty ?? 'omit' });
+    const validate = createRowValidator(plan, {
+      empty: options.empty ?? 'omit',
+      ...(create?.defaultCountry === undefined ? {} : { defaultCountry: create.defaultCountry }),
+    });
     let resume: ResumePlan | undefined;
-    if (options.resume === true) {
+    let importResume: ImportResumePlan | undefined;
+    if (options.resume === true && create !== undefined) {
+      importResume = await loadImportResumePlan(options.out);
+    } else if (options.resume === true) {
       resume = await loadResumePlan(options.out, { retryFailed: options.retryFailed === true });
       if (resume.linesRead > 0) {
         // The first openRows already checked the whole file: no second precheck pass.
@@ -93,12 +106,15 @@ export async function prepareRun(
     const openMode =
       options.resume === true ? 'append' : options.force === true ? 'overwrite' : 'create';
     discardSidecar(options.out, openMode);
-    const writer = ResultsWriter.open(options.out, openMode, { redact: redactor(options.apiKey) });
+    const writer = ResultsWriter.open(options.out, openMode, {
+      redact: redactor(options.apiKey),
+      layout: create === undefined ? 'update' : 'import',
+    });
     try {
       events.start?.({
         input: inputName,
         resultsPath: options.out,
-        alreadyDone: resume?.doneCount ?? 0,
+        alreadyDone: resume?.doneCount ?? importResume?.createdCount ?? 0,
         dryRun: options.dryRun === true,
       });
       if (source.lineCount !== undefined) {
@@ -109,7 +125,7 @@ export async function prepareRun(
       writer.close();
       throw err;
     }
-    return { inputName, source, validate, resume, writer };
+    return { inputName, source, validate, resume, importResume, writer };
   } catch (err) {
     source.close();
     throw err;

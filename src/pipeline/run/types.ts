@@ -4,6 +4,7 @@
  * without importing the runner.
  */
 import type { Mapping } from '../payload/mapping.js';
+import type { CountryCode } from '../payload/phone.js';
 import type { StatusCounts } from '../results/tally.js';
 import type { ResultLine } from '../results/writer.js';
 
@@ -57,6 +58,19 @@ export interface UpdateOptions {
   events?: RunEvents;
 }
 
+/** `import`: create one contact per row, in batches (docs/results-and-resume.md). */
+export interface ImportOptions extends UpdateOptions {
+  operation: 'create';
+  /** Header of the column that identifies a row in the CRM; written in the results. */
+  key?: string;
+  /** Country of phone numbers written without a country code, e.g. `US`. */
+  defaultCountry?: CountryCode;
+  /** Contacts per `POST /public/contacts/batch` (one request against the rate). @default 50 */
+  batchSize?: number;
+  /** With `resume`: send again the rows left `uncertain` (may create duplicates). */
+  resendUncertain?: boolean;
+}
+
 export interface RunEvents {
   /** Once, before the first row: the results path and rows already done (resume). */
   start?(info: { input: string; resultsPath: string; alreadyDone: number; dryRun: boolean }): void;
@@ -72,7 +86,7 @@ export interface RunEvents {
   rate?(ratePerSecond: number, reason: 'throttled' | 'recovered'): void;
   /** Something the operator should know (rate lowered, outage pause...). */
   warn?(message: string): void;
-  /** Dry run: the request that would be sent. */
+  /** Dry run: the request that would be sent (an import's `path` is the create's). */
   dryRun?(info: { row: number; id: string; path: string; body: string }): void;
 }
 
@@ -89,7 +103,11 @@ export interface RunSummary {
     alreadyDone: number;
     /** Of those, rows that ended `failed` or `invalid` there (resume with --retry-failed). */
     alreadyDoneNotUpdated: number;
+    /** Import: of those, rows left `uncertain` there (not re-sent without --resend-uncertain). */
+    alreadyUncertain?: number;
   };
+  /** `create` for an import; absent for an update. */
+  operation?: 'create';
   requests: RequestCounts;
   elapsedMs: number;
   /** Rows finished per second of this run. */

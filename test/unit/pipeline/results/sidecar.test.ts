@@ -27,7 +27,7 @@ async function finishedRun(summaryMore: Partial<RunSummary> = {}) {
       resultsPath: out,
       dryRun: false,
       rowsRead: 3,
-      counts: { updated: 2, failed: 1, invalid: 0, 'dry-run': 0 },
+      counts: { updated: 2, failed: 1, invalid: 0, 'dry-run': 0, created: 0, uncertain: 0 },
       skipped: NO_SKIPS,
       requests: { sent: 3, throttled: 0, retried: 0 },
       elapsedMs: 10,

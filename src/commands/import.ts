@@ -1,0 +1,184 @@
+import { toUpdateConfig, type UpdateConfig } from '../cli/config.js';
+import { camelCase, type OptionsOf, optionsOf } from '../cli/options.js';
+import { ClerkBulkError, EXIT, type ExitCode, UsageError } from '../errors.js';
+import { type SpooledInput, STDIN, STDIN_NAME, spoolStdin } from '../pipeline/input/stdin.js';
+import { type CountryCode, parseCountryCode } from '../pipeline/payload/phone.js';
+import { runImport } from '../pipeline/run/run-import.js';
+import type { RunSummary } from '../pipeline/run/types.js';
+import { createProgress } from '../report/progress.js';
+import { redactor } from '../report/redact.js';
+import { safeText } from '../report/safe-text.js';
+import { formatSummary, summaryJson } from '../report/summary.js';
+import { exitCodeForSignal, type StopSignal } from './signals.js';
+import { type CommandIo, exitCodeFor, shellQuote } from './update.js';
+
+export type ImportConfig = UpdateConfig & {
+  key: string | undefined;
+  defaultCountry: CountryCode | undefined;
+  batchSize: number;
+  resendUncertain: boolean;
+};
+
+/** A `--default-country` value libphonenumber knows, or a usage error that says so. */
+export function countryOption(value: string): CountryCode {
+  try {
+    return parseCountryCode(value);
+  } catch (err) {
+    throw new UsageError(`--default-country: ${(err as Error).message}`, 'E_OPTION');
+  }
+}
+
+/** The import options: update's checks, and those of import's own options. */
+export function toImportConfig(
+  checked: Partial<OptionsOf<'import'>> & Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): ImportConfig {
+  const config = toUpdateConfig(checked, env);
+  if (checked.resendUncertain === true && checked.resume !== true) {
+    throw new UsageError('--resend-uncertain goes with --resume', 'E_OPTION');
+  }
+  return {
+    ...config,
+    key: checked.key,
+    defaultCountry:
+      checked.defaultCountry === undefined ? undefined : countryOption(checked.defaultCountry),
+    batchSize: checked.batchSize ?? 50,
+    resendUncertain: checked.resendUncertain === true,
+  };
+}
+
+/**
+ * `clerk-bulk import <input> --out <out> --resume ...`: every option the table marks
+ * `resume` that differs from its default. Never the key itself.
+ */
+export function importResumeCommand(
+  config: ImportConfig,
+  how: { retryFailed: boolean; resendUncertain?: boolean },
+): string {
+  const args = ['clerk-bulk', 'import', config.input, '--out', config.out, '--resume'];
+  if (how.retryFailed) args.push('--retry-failed');
+  if (how.resendUncertain === true) args.push('--resend-uncertain');
+  const values = config as unknown as Record<string, unknown>;
+  for (const option of optionsOf('import')) {
+    const value = values[camelCase(option.flag)];
+    if (option.resume === undefined || value === undefined || value === option.default) continue;
+    const text = String(value);
+    args.push(`--${option.flag}`, option.resume === true ? text : option.resume(text));
+  }
+  return args.map(shellQuote).join(' ');
+}
+
+/** An import's exit code: update's, and 1 while any row is `uncertain`. */
+export function importExitCode(summary: RunSummary, signal?: StopSignal): ExitCode {
+  const code = exitCodeFor(summary, signal);
+  return code === EXIT.OK && summary.counts.uncertain > 0 ? EXIT.ROWS_FAILED : code;
+}
+
+/** `clerk-bulk import`: parse → run → print. Returns the exit code. */
+export async function importCommand(config: ImportConfig, io: CommandIo): Promise<ExitCode> {
+  const redact = redactor(config.apiKey);
+  const stdout = { write: (text: string) => io.stdout.write(redact(text)) };
+  const display = await createProgress({
+    stream: io.stderr,
+    intervalSeconds: config.progressInterval,
+    quiet: config.quiet,
+    log: config.log,
+  });
+  const progress = { ...display, warn: (message: string) => display.warn?.(redact(message)) };
+  const graceful = new AbortController();
+  const force = new AbortController();
+  let firstSignal: StopSignal | undefined;
+  const onStop = (signal: StopSignal, count: number) => {
+    firstSignal ??= signal;
+    if (count === 1) {
+      progress.warn?.(
+        `${signal}: stopping; waiting for batches in flight to finish (a second signal abandons them, and their rows become uncertain)`,
+      );
+      graceful.abort();
+    } else if (count === 2) {
+      progress.warn?.(`${signal} again: abandoning batches in flight; their rows are uncertain`);
+      force.abort();
+    }
+  };
+  io.signals?.on('stop', onStop);
+  if (config.dryRun && !config.json) progress.warn?.('dry run: nothing will be sent');
+  let summary: RunSummary;
+  let spooled: SpooledInput | undefined;
+  try {
+    if (config.input === STDIN) spooled = await spoolStdin(io.stdin ?? process.stdin);
+    summary = await runImport({
+      operation: 'create',
+      input: spooled?.path ?? config.input,
+      inputName: spooled === undefined ? config.input : STDIN_NAME,
+      out: config.out,
+      resume: config.resume,
+      retryFailed: config.retryFailed,
+      resendUncertain: config.resendUncertain,
+      force: config.force,
+      dryRun: config.dryRun,
+      baseUrl: config.baseUrl,
+      ratePerSecond: config.rate,
+      concurrency: config.concurrency,
+      retries: config.retries,
+      timeoutMs: config.timeout,
+      empty: config.empty,
+      batchSize: config.batchSize,
+      signal: graceful.signal,
+      forceSignal: force.signal,
+      ...(config.key === undefined ? {} : { key: config.key }),
+      ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }),
+      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
+      ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
+      ...(config.delimiter === undefined ? {} : { delimiter: config.delimiter }),
+      ...(config.limit === undefined ? {} : { limit: config.limit }),
+      ...(config.maxErrors === undefined ? {} : { maxErrors: config.maxErrors }),
+      ...(config.retryBaseMs === undefined ? {} : { retryBaseDelayMs: config.retryBaseMs }),
+      events: {
+        ...progress,
+        dryRun: config.json
+          ? undefined
+          : (info) => stdout.write(`row ${info.row}: POST ${info.path} ${safeText(info.body)}\n`),
+      },
+    });
+  } catch (err) {
+    if (err instanceof ClerkBulkError && err.exitCode === EXIT.ABORTED && !config.dryRun) {
+      err.hint = `to continue once that is fixed: ${importResumeCommand(config, { retryFailed: false })}`;
+    }
+    throw err;
+  } finally {
+    spooled?.remove();
+    progress.stop();
+    io.signals?.off('stop', onStop);
+  }
+  const code = importExitCode(summary, firstSignal);
+  const resume = resumeFor(config, summary);
+  if (config.json) {
+    stdout.write(`${JSON.stringify(summaryJson(summary, code, resume))}\n`);
+  } else {
+    stdout.write(formatSummary(summary, resume));
+    const uncertain = summary.counts.uncertain + (summary.counts.alreadyUncertain ?? 0);
+    if (uncertain > 0) stdout.write(uncertainAdvice(uncertain, config));
+  }
+  return code;
+}
+
+/** The resume command when rows are left to send or failed; undefined otherwise. */
+function resumeFor(config: ImportConfig, summary: RunSummary): string | undefined {
+  const leftToDo = summary.unfinished > 0 || summary.stopped !== undefined;
+  const retryable = summary.counts.failed > 0;
+  if (summary.dryRun || (!leftToDo && !retryable)) return undefined;
+  return importResumeCommand(config, { retryFailed: !leftToDo && retryable });
+}
+
+/** What to do about uncertain rows: never re-sent without the operator's word. */
+function uncertainAdvice(count: number, config: ImportConfig): string {
+  const rows = `${count} row${count === 1 ? ' was' : 's were'}`;
+  return `${[
+    `Uncertain: ${rows} sent without a clear answer; each may or may not exist in Clerk Chat now.`,
+    `  list them: clerk-bulk report ${shellQuote(config.out)}`,
+    '  once you have checked that they were not created, send them again with:',
+    `  ${importResumeCommand(config, { retryFailed: false, resendUncertain: true })}`,
+  ].join('\n')}\n`;
+}
+
+export { exitCodeForSignal };
