@@ -41,9 +41,15 @@ async function main(argv: string[]): Promise<number> {
       await watchSignals(io.signals);
       const { options, warnings } = resolveOptions({ ...invocation, command: 'import' });
       warn(warnings);
-      const { toImportConfig } = await import('./commands/import.js');
-      const { importCommand } = await import('./commands/import.js');
+      const { toImportConfig, importCommand } = await import('./commands/import.js');
       return importCommand(toImportConfig(options), io);
+    }
+    case 'sync': {
+      await watchSignals(io.signals);
+      const { options, warnings } = resolveOptions({ ...invocation, command: 'sync' });
+      warn(warnings);
+      const { toImportConfig, importCommand } = await import('./commands/import.js');
+      return importCommand(toImportConfig(options, process.env, 'sync'), io);
     }
     case 'validate': {
       const { options, warnings } = resolveOptions({ ...invocation, command: 'validate' });

@@ -23,7 +23,7 @@ import {
   DEFAULT_TIMEOUT_MS,
 } from '../defaults.js';
 
-export const COMMANDS = ['update', 'import', 'validate', 'report', 'mock-server'] as const;
+export const COMMANDS = ['update', 'import', 'sync', 'validate', 'report', 'mock-server'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** How a value is read and checked, whichever source it comes from. */
@@ -110,7 +110,7 @@ export const OPTIONS = [
     kind: path(),
     expected: 'a file path',
     defaultHelp: '<input>.results.csv',
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'resume',
@@ -118,7 +118,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'retry-failed',
@@ -126,7 +126,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'force',
@@ -134,7 +134,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'dry-run',
@@ -142,7 +142,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'api-key',
@@ -154,14 +154,14 @@ export const OPTIONS = [
       check: (v) => HEADER_VALUE.test(v),
     },
     expected: 'an API key of visible Latin-1 characters (it goes in an HTTP header)',
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'config',
     describe: 'JSON file of options (keys as the flags; paths relative to the file)',
     kind: path(),
     expected: 'a file path',
-    commands: ['update', 'import', 'validate', 'report'],
+    commands: ['update', 'import', 'sync', 'validate', 'report'],
     resume: true,
   },
   {
@@ -170,7 +170,7 @@ export const OPTIONS = [
     kind: { type: 'string', check: isHttpUrl },
     expected: 'an http(s) URL without query or fragment',
     default: DEFAULT_BASE_URL,
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -179,7 +179,7 @@ export const OPTIONS = [
     kind: { type: 'number', integer: false, min: 0, max: Number.MAX_VALUE },
     expected: 'requests per second (a number >= 0; 0 = no limit)',
     default: DEFAULT_RATE_PER_SECOND,
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -188,7 +188,7 @@ export const OPTIONS = [
     kind: int(1, 1_000),
     expected: 'a whole number from 1 to 1000',
     default: DEFAULT_CONCURRENCY,
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -197,7 +197,7 @@ export const OPTIONS = [
     kind: int(0, 100),
     expected: 'a whole number from 0 to 100',
     default: DEFAULT_RETRIES,
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -206,7 +206,7 @@ export const OPTIONS = [
     kind: int(100, 3_600_000),
     expected: 'milliseconds, a whole number from 100 to 3600000',
     default: DEFAULT_TIMEOUT_MS,
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -215,7 +215,7 @@ export const OPTIONS = [
     kind: path(),
     expected: 'a file path',
     defaultHelp: 'headers used as-is',
-    commands: ['update', 'import', 'validate'],
+    commands: ['update', 'import', 'sync', 'validate'],
     resume: true,
   },
   {
@@ -224,7 +224,7 @@ export const OPTIONS = [
     kind: oneOf(['omit', 'null']),
     expected: '"omit" or "null"',
     default: DEFAULT_EMPTY,
-    commands: ['update', 'import', 'validate'],
+    commands: ['update', 'import', 'sync', 'validate'],
     resume: true,
   },
   {
@@ -237,7 +237,7 @@ export const OPTIONS = [
     },
     expected: 'one character (or comma, semicolon, tab, pipe)',
     defaultHelp: 'detected from the header',
-    commands: ['update', 'import', 'validate'],
+    commands: ['update', 'import', 'sync', 'validate'],
     resume: (v) => (v === '\t' ? 'tab' : v),
   },
   {
@@ -246,7 +246,7 @@ export const OPTIONS = [
     kind: int(1, MAX_ROWS),
     expected: 'a whole number of rows >= 1',
     defaultHelp: 'all',
-    commands: ['update', 'import', 'validate'],
+    commands: ['update', 'import', 'sync', 'validate'],
     resume: true,
   },
   {
@@ -255,7 +255,7 @@ export const OPTIONS = [
     kind: int(1, MAX_ROWS),
     expected: 'a whole number >= 1',
     defaultHelp: 'no limit',
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -264,7 +264,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update', 'import', 'report'],
+    commands: ['update', 'import', 'sync', 'report'],
   },
   {
     flag: 'quiet',
@@ -273,7 +273,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'log',
@@ -281,7 +281,7 @@ export const OPTIONS = [
     kind: oneOf(['text', 'json']),
     expected: '"text" or "json"',
     default: 'text',
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'progress-interval',
@@ -289,7 +289,7 @@ export const OPTIONS = [
     kind: int(1, 86_400),
     expected: 'seconds, a whole number from 1 to 86400',
     default: 10,
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     // Shortens retry waits in tests; the library's default (500 ms) applies when unset.
@@ -297,7 +297,7 @@ export const OPTIONS = [
     describe: 'first retry delay in ms',
     kind: int(1, 60_000),
     expected: 'milliseconds from 1 to 60000',
-    commands: ['update', 'import'],
+    commands: ['update', 'import', 'sync'],
     hidden: true,
   },
   {
@@ -336,7 +336,7 @@ export const OPTIONS = [
     kind: text(),
     expected: 'a column name',
     defaultHelp: 'none',
-    commands: ['import', 'validate'],
+    commands: ['import', 'sync', 'validate'],
     resume: true,
   },
   {
@@ -349,7 +349,16 @@ export const OPTIONS = [
     },
     expected: 'a two-letter country code such as US, GB or DE',
     defaultHelp: 'none: numbers need +code',
-    commands: ['import', 'validate'],
+    commands: ['import', 'sync', 'validate'],
+    resume: true,
+  },
+  {
+    flag: 'state',
+    describe: "job state directory: remembers each --key's contact, so no key is created twice",
+    kind: path(),
+    expected: 'a directory path',
+    defaultHelp: 'none (import); required by sync',
+    commands: ['import', 'sync'],
     resume: true,
   },
   {
@@ -358,7 +367,7 @@ export const OPTIONS = [
     kind: int(1, 1_000),
     expected: 'a whole number from 1 to 1000',
     default: DEFAULT_BATCH_SIZE,
-    commands: ['import'],
+    commands: ['import', 'sync'],
     resume: true,
   },
   {
@@ -367,7 +376,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['import'],
+    commands: ['import', 'sync'],
   },
   {
     flag: 'import',

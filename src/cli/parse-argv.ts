@@ -55,6 +55,13 @@ const COMMAND_LINES: Record<CommandName, { usage: string; describe: string; epil
   clerk-bulk import crm.csv --key crm_id --resume      # continue an interrupted import
   clerk-bulk import crm.csv --resume --resend-uncertain  # only once you checked Clerk Chat`,
   },
+  sync: {
+    usage: 'sync <input>',
+    describe: 'upsert by your own key: create new keys, update changed ones, skip the rest',
+    epilog: `Examples:
+  clerk-bulk sync crm.csv --key crm_id --state ./crm-state --map mapping.json --default-country US
+  clerk-bulk sync crm.csv --key crm_id --state ./crm-state --out nightly.results.csv --force`,
+  },
   validate: {
     usage: 'validate <input>',
     describe: 'check every row, send nothing',
@@ -78,6 +85,7 @@ const COMMAND_LINES: Record<CommandName, { usage: string; describe: string; epil
 const POSITIONALS: Partial<Record<CommandName, { name: string; describe: string }>> = {
   update: { name: 'input', describe: 'CSV file of contact changes (- for stdin)' },
   import: { name: 'input', describe: 'CSV file of new contacts (- for stdin)' },
+  sync: { name: 'input', describe: 'CSV file of contacts keyed by --key (- for stdin)' },
   validate: { name: 'input', describe: 'CSV file of contact changes (- for stdin)' },
   report: { name: 'results', describe: 'results CSV written by update or import' },
 };
@@ -155,7 +163,7 @@ export function parseArgv(argv: string[]): Invocation {
     );
   }
   parser = parser
-    .demandCommand(1, 'say which command: update, import, validate, report or mock-server')
+    .demandCommand(1, 'say which command: update, import, sync, validate, report or mock-server')
     .recommendCommands()
     .strict()
     .version(VERSION)
@@ -211,7 +219,7 @@ function explain(message: string, argv: string[]): string {
     .find((a) => a === `--${name}` || a === `--no-${name}` || a === `-${name}`);
   const asOption = token !== undefined;
   if (command === undefined && !asOption) {
-    return `unknown command "${name}": say update, import, validate, report or mock-server`;
+    return `unknown command "${name}": say update, import, sync, validate, report or mock-server`;
   }
   if (!asOption) return `unexpected argument "${name}"`;
   const flags = [...(command === undefined ? [] : optionsOf(command).map((o) => o.flag)), 'help'];

@@ -13,7 +13,9 @@ import { exitCodeForSignal, type StopSignal } from './signals.js';
 import { type CommandIo, exitCodeFor, shellQuote } from './update.js';
 
 export type ImportConfig = UpdateConfig & {
+  command: 'import' | 'sync';
   key: string | undefined;
+  state: string | undefined;
   defaultCountry: CountryCode | undefined;
   batchSize: number;
   resendUncertain: boolean;
@@ -32,13 +34,25 @@ export function countryOption(value: string): CountryCode {
 export function toImportConfig(
   checked: Partial<OptionsOf<'import'>> & Record<string, unknown>,
   env: NodeJS.ProcessEnv = process.env,
+  command: 'import' | 'sync' = 'import',
 ): ImportConfig {
   const config = toUpdateConfig(checked, env);
-  if (checked.resendUncertain === true && checked.resume !== true) {
-    throw new UsageError('--resend-uncertain goes with --resume', 'E_OPTION');
+  if (checked.resendUncertain === true && checked.resume !== true && checked.state === undefined) {
+    throw new UsageError('--resend-uncertain goes with --resume or --state', 'E_OPTION');
+  }
+  if (command === 'sync' && (checked.key === undefined || checked.state === undefined)) {
+    throw new UsageError(
+      "sync needs --key COLUMN (your CRM's id) and --state DIR (where each key's contact is remembered)",
+      'E_OPTION',
+    );
+  }
+  if (checked.state !== undefined && checked.key === undefined) {
+    throw new UsageError('--state needs --key: the state remembers contacts by key', 'E_OPTION');
   }
   return {
     ...config,
+    command,
+    state: checked.state,
     key: checked.key,
     defaultCountry:
       checked.defaultCountry === undefined ? undefined : countryOption(checked.defaultCountry),
@@ -55,11 +69,11 @@ export function importResumeCommand(
   config: ImportConfig,
   how: { retryFailed: boolean; resendUncertain?: boolean },
 ): string {
-  const args = ['clerk-bulk', 'import', config.input, '--out', config.out, '--resume'];
+  const args = ['clerk-bulk', config.command, config.input, '--out', config.out, '--resume'];
   if (how.retryFailed) args.push('--retry-failed');
   if (how.resendUncertain === true) args.push('--resend-uncertain');
   const values = config as unknown as Record<string, unknown>;
-  for (const option of optionsOf('import')) {
+  for (const option of optionsOf(config.command)) {
     const value = values[camelCase(option.flag)];
     if (option.resume === undefined || value === undefined || value === option.default) continue;
     const text = String(value);
@@ -126,6 +140,8 @@ export async function importCommand(config: ImportConfig, io: CommandIo): Promis
       signal: graceful.signal,
       forceSignal: force.signal,
       ...(config.key === undefined ? {} : { key: config.key }),
+      ...(config.state === undefined ? {} : { stateDir: config.state }),
+      sync: config.command === 'sync',
       ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }),
       ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
       ...(config.mapping === undefined ? {} : { mapping: config.mapping }),

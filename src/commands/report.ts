@@ -46,7 +46,7 @@ export async function reportCommand(
   }
   const importing = summary.layout === 'import';
   const good = importing
-    ? `created ${c.created}, uncertain ${c.uncertain}`
+    ? `created ${c.created}, ${c.updated > 0 ? `updated ${c.updated}, ` : ''}${c.unchanged > 0 ? `unchanged ${c.unchanged}, ` : ''}uncertain ${c.uncertain}`
     : `updated ${c.updated}`;
   const lines = [
     `${path}: ${summary.rows} rows (${summary.lines} lines)`,

@@ -7,13 +7,14 @@ import type { ResultsLayout, RowStatus } from '../pipeline/results/writer.js';
 const STATUSES: readonly RowStatus[] = [
   'updated',
   'created',
+  'unchanged',
   'failed',
   'invalid',
   'dry-run',
   'uncertain',
   'sending',
 ];
-const GOOD_STATUSES = 2;
+const GOOD_STATUSES = 3;
 
 /** Counts per final status: a row whose last line is an intent (`sending`) is `uncertain`. */
 export type ReportCounts = Record<Exclude<RowStatus, 'sending'>, number>;
@@ -118,6 +119,7 @@ export async function summariseResults(path: string): Promise<ResultsFileSummary
     invalid: 0,
     'dry-run': 0,
     uncertain: 0,
+    unchanged: 0,
   };
   const kindCounts = new Map<number, number>();
   const uncertainRows: number[] = [];

@@ -23,6 +23,8 @@ export function formatSummary(summary: RunSummary, resumeCommand: string | undef
     : creating
       ? [
           `created ${c.created}`,
+          ...(c.updated > 0 ? [`updated ${c.updated}`] : []),
+          ...(c.unchanged > 0 ? [`unchanged ${c.unchanged}`] : []),
           `uncertain ${c.uncertain}`,
           `failed ${c.failed}`,
           `invalid ${c.invalid}`,

@@ -54,6 +54,7 @@ function everyVariable(dir: string, baseUrl: string): Record<string, string> {
     CLERK_BULK_RESEND_UNCERTAIN: 'no',
     CLERK_BULK_IMPORT: '0',
     CLERK_BULK_CREATED_OUT: join(dir, 'created.csv'),
+    CLERK_BULK_STATE: join(dir, 'state'),
     CLERK_BULK_INVALID_OUT: join(dir, 'invalid.csv'),
     CLERK_BULK_FAILED_OUT: join(dir, 'failed.csv'),
     // The input the report copies rows from (written by the test as in.csv).
@@ -100,6 +101,7 @@ describe('CLERK_BULK_* variables', () => {
       ['--help'],
       ['update', '--help'],
       ['import', '--help'],
+      ['sync', '--help'],
       ['mock-server', '--help'],
     ]) {
       expect(await runCli(argv, { env })).toMatchObject({ code: 0, stderr: '' });

@@ -13,6 +13,8 @@ export type ImportRowState =
   /** Not in the file, or only as `dry-run`: to do. */
   | 'none'
   | 'created'
+  /** Sync: `updated` or `unchanged`, done as `created` is. */
+  | 'settled'
   | 'uncertain'
   /** The intent was written and nothing after it: the run died with the row in flight. */
   | 'sending'
@@ -29,12 +31,13 @@ const STATES: readonly ImportRowState[] = [
   'failed',
   'failed-auth',
   'invalid',
+  'settled',
 ];
 
 export interface ImportResumePlan {
   /** Lines read from the results file. */
   readonly linesRead: number;
-  /** Rows whose last line is `created`. */
+  /** Rows whose last line is `created` (or, in a sync, `updated` or `unchanged`). */
   readonly createdCount: number;
   /** Whether the last line was torn (a crash mid-write) and has been cut off. */
   readonly repairedTornLine: boolean;
@@ -78,6 +81,10 @@ export async function loadImportResumePlan(path: string): Promise<ImportResumePl
           case 'dry-run':
             state = 'none';
             break;
+          case 'updated':
+          case 'unchanged':
+            state = 'settled';
+            break;
           default:
             throw new InputFileError(
               `malformed results line: unknown status "${status}"`,
@@ -86,8 +93,8 @@ export async function loadImportResumePlan(path: string): Promise<ImportResumePl
             );
         }
         const before = STATES[rows.state[row] ?? 0];
-        if (before === 'created') createdCount--;
-        if (state === 'created') createdCount++;
+        if (before === 'created' || before === 'settled') createdCount--;
+        if (state === 'created' || state === 'settled') createdCount++;
         rows.state[row] = STATES.indexOf(state);
         rows.idHash[row] = hashId(key);
         rows.sha[row] = shaKey(sha256);

@@ -12,11 +12,21 @@ export interface StatusCounts {
   created: number;
   /** Import: sent, outcome unknown (never re-sent on their own). */
   uncertain: number;
+  /** Import and sync with a job state: the key's contact already holds this payload. */
+  unchanged: number;
 }
 
 /** Every count at zero. */
 export function zeroCounts(): StatusCounts {
-  return { updated: 0, failed: 0, invalid: 0, 'dry-run': 0, created: 0, uncertain: 0 };
+  return {
+    updated: 0,
+    failed: 0,
+    invalid: 0,
+    'dry-run': 0,
+    created: 0,
+    uncertain: 0,
+    unchanged: 0,
+  };
 }
 
 /** Counts per status and the most common errors, built as lines are recorded. */

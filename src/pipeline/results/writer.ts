@@ -35,7 +35,8 @@ export const IMPORT_RESULTS_COLUMNS = [
 export type ResultsLayout = 'update' | 'import';
 
 /**
- * `created` and `uncertain` are import's; `sending` is import's intent line, written
+ * `created` and `uncertain` are import's, `unchanged` a key the job state already holds
+ * with this payload (import and sync with `--state`); `sending` is import's intent line, written
  * before a create goes out and followed by the row's outcome (a row whose last line is
  * `sending` was in flight when its run died: resume makes it `uncertain`).
  */
@@ -46,6 +47,7 @@ export type RowStatus =
   | 'dry-run'
   | 'created'
   | 'uncertain'
+  | 'unchanged'
   | 'sending';
 
 /** One row's final outcome in this run. */

@@ -6,14 +6,17 @@
  * create is not idempotent: each batch's intent is written before it goes out, and a
  * row that may have been created is never sent again on its own (`uncertain`).
  */
-import { DEFAULT_BATCH_SIZE } from '../../defaults.js';
+import { DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE } from '../../defaults.js';
 import { AdaptiveLimiter } from '../limit/limiter.js';
-import { outcomeError } from '../payload/to-payload.js';
+import { outcomeError, updateBodyFor } from '../payload/to-payload.js';
 import type { SkippedCounts } from '../results/sidecar.js';
 import { startFingerprint } from '../results/sidecar.js';
 import type { ResultLine } from '../results/writer.js';
 import { BatchSender, type CreateRow, UNCERTAIN_NOTE } from '../send/batch-sender.js';
 import { type ContactClient, createContactClient } from '../send/client.js';
+import type { RowSender } from '../send/row-sender.js';
+import { KeyTable } from '../state/key-table.js';
+import { jobFingerprint } from '../state/manifest.js';
 import { OrderedWindow } from './ordered-window.js';
 import { type PreparedRun, prepareRun } from './prepare.js';
 import { RowRecorder } from './recorder.js';
@@ -36,7 +39,14 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
   const { source, writer } = prepared;
   const concurrency = options.concurrency ?? 5;
   let client: ContactClient | undefined;
+  let keys: KeyTable | undefined;
   try {
+    if (options.stateDir !== undefined && options.dryRun !== true) {
+      keys = KeyTable.open(
+        options.stateDir,
+        jobFingerprint(options.baseUrl ?? DEFAULT_BASE_URL, options.apiKey ?? ''),
+      );
+    }
     const limiter = new AdaptiveLimiter({
       ratePerSecond: options.ratePerSecond ?? 10,
       concurrency,
@@ -62,9 +72,12 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
       new BatchSender({
         sender,
         stopper,
-        // One write for the whole batch, before it goes out; a refused write throws
-        // there and the batch is not sent.
-        intent: (lines) => writer.writeAll(lines),
+        // One write for the whole batch, before it goes out (and one to the key table);
+        // a refused write throws there and the batch is not sent.
+        intent: (lines) => {
+          writer.writeAll(lines);
+          keys?.noteSending(lines.map((line) => line.key ?? ''));
+        },
         retries: options.retries ?? 5,
         ...(options.retryBaseDelayMs === undefined
           ? {}
@@ -86,6 +99,8 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
       batches,
       window,
       skipped,
+      sender,
+      keys,
     });
     await window.drain();
     stopper.dispose();
@@ -110,6 +125,7 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
   } finally {
     source.close();
     writer.close();
+    keys?.close();
     await client?.close();
   }
 }
@@ -122,6 +138,10 @@ interface ReadContext {
   batches: BatchSender | undefined;
   window: OrderedWindow;
   skipped: Required<SkippedCounts>;
+  /** Undefined for a dry run: sync's PUTs. */
+  sender: RowSender | undefined;
+  /** The job state's key table (`--state`); undefined without it. */
+  keys: KeyTable | undefined;
 }
 
 /**
@@ -131,21 +151,29 @@ interface ReadContext {
 async function readRows(
   prepared: PreparedRun,
   options: ImportOptions,
-  { events, stopper, recorder, batches, window, skipped }: ReadContext,
+  { events, stopper, recorder, batches, window, skipped, sender, keys }: ReadContext,
 ): Promise<{ rowsRead: number; readAll: boolean; error: unknown }> {
   const { source, validate, importResume } = prepared;
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   let batch: CreateRow[] = [];
   let batchNumber = 0;
   let rowsRead = 0;
+  /** Sync and import with `--state`: the row each key was first seen on in this file. */
+  const keyRows = new Map<string, number>();
+  const waitForRoom = async () => {
+    while (window.full && !stopper.stopping) await window.slotFreed();
+  };
   const flush = async () => {
     if (batch.length === 0 || batches === undefined) return;
     const rows = batch;
     batch = [];
     window.add(`batch ${++batchNumber}`, async () => {
-      for (const line of await batches.send(rows)) recorder.record(line);
+      for (const line of await batches.send(rows)) {
+        recorder.record(line);
+        settleKey(keys, line);
+      }
     });
-    while (window.full && !stopper.stopping) await window.slotFreed();
+    await waitForRoom();
   };
   try {
     for await (const input of source.rows) {
@@ -167,6 +195,7 @@ async function readRows(
       });
       switch (importResume?.stateOf(row) ?? 'none') {
         case 'created':
+        case 'settled':
           // Done whatever the row holds now: creating it again would duplicate it.
           skipped.created++;
           events.skipped?.(row);
@@ -209,6 +238,42 @@ async function readRows(
         recorder.record(line('dry-run'));
         continue;
       }
+      if (keys !== undefined) {
+        const first = keyRows.get(key);
+        if (first !== undefined) {
+          // Two rows with one key would make two contacts (or race two PUTs).
+          recorder.record(line('invalid', `${options.key}: the key is already on row ${first}`));
+          continue;
+        }
+        keyRows.set(key, row);
+        const known = keys.lookup(key);
+        if (known?.state === 'uncertain' && options.resendUncertain !== true) {
+          recorder.record(
+            line(
+              'uncertain',
+              `an earlier run's create of this key has no known outcome; ${UNCERTAIN_NOTE}`,
+            ),
+          );
+          continue;
+        }
+        if (known?.state === 'known') {
+          const put = options.sync === true ? updateBodyFor(outcome.payload) : undefined;
+          if (known.sha256 === sha256 || put === undefined) {
+            // Nothing new for this contact; or an import, which never updates.
+            recorder.record({ ...line('unchanged'), id: known.id });
+            continue;
+          }
+          const putSender = sender as RowSender;
+          window.add(`id ${known.id}`, async () => {
+            const sent = await putSender.send(row, known.id, put.body, put.sha256);
+            if (sent === undefined) return;
+            recorder.record({ ...sent, key });
+            if (sent.status === 'updated') keys.confirm(key, known.id, sha256);
+          });
+          await waitForRoom();
+          continue;
+        }
+      }
       batch.push({ row, key, body: outcome.body, sha256 });
       if (batch.length >= batchSize) await flush();
     }
@@ -219,4 +284,12 @@ async function readRows(
     return { rowsRead, readAll: false, error: err };
   }
   return { rowsRead, readAll: true, error: undefined };
+}
+
+/** Write a create's outcome to the key table: its id, or what is known of it. */
+function settleKey(keys: KeyTable | undefined, line: ResultLine): void {
+  if (keys === undefined || line.key === undefined) return;
+  if (line.status === 'created') keys.confirm(line.key, line.id, line.sha256);
+  else if (line.status === 'uncertain') keys.uncertain(line.key);
+  else if (line.status === 'failed') keys.refused(line.key);
 }

@@ -32,7 +32,8 @@ export const NO_SKIPS: Readonly<SkippedCounts> = { updated: 0, failed: 0, invali
 /** The summary of a run from what it counted. Pure. */
 export function buildSummary(facts: SummaryFacts): RunSummary {
   const c = facts.counts;
-  const finished = c.updated + c.failed + c.invalid + c['dry-run'] + c.created + c.uncertain;
+  const finished =
+    c.updated + c.failed + c.invalid + c['dry-run'] + c.created + c.uncertain + c.unchanged;
   // Skipped `uncertain` rows count as not updated: they keep the exit code at 1.
   const notUpdated = facts.skipped.failed + facts.skipped.invalid + (facts.skipped.uncertain ?? 0);
   const alreadyDone = facts.skipped.updated + (facts.skipped.created ?? 0) + notUpdated;

@@ -69,6 +69,13 @@ export interface ImportOptions extends UpdateOptions {
   batchSize?: number;
   /** With `resume`: send again the rows left `uncertain` (may create duplicates). */
   resendUncertain?: boolean;
+  /**
+   * Job state directory: its key table maps each `key` to the contact created for it,
+   * so a key is never created twice, across runs and results files. Needs `key`.
+   */
+  stateDir?: string;
+  /** `sync`: a known key whose payload changed is updated (PUT); else it is `unchanged`. @default false */
+  sync?: boolean;
 }
 
 export interface RunEvents {
