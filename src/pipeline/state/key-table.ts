@@ -19,6 +19,7 @@ import {
   openSync,
   readFileSync,
   statSync,
+  truncateSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -111,8 +112,10 @@ export class KeyTable {
         dir,
       );
     }
-    // A torn last line (kill -9 mid-write) is left out: its key's earlier line stands.
+    // A torn last line (kill -9 mid-write) is left out, and cut off so that the next
+    // line starts on a line of its own: its key's earlier line stands.
     const end = text.lastIndexOf('\n') + 1;
+    if (end < text.length) truncateSync(this.path, Buffer.byteLength(text.slice(0, end)));
     const rows = parse(text.slice(firstNewline + 1, end), {
       columns: true,
       skip_empty_lines: true,
