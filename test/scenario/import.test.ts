@@ -212,6 +212,28 @@ describe('import', () => {
     expect(last().get(3)?.error).toMatch(/^sent by a run that stopped before its answer came/);
   });
 
+  it('refuses to resume from the results of another input, sending nothing', async () => {
+    const input = inputFile(6);
+    await run(input);
+    const other = writeRows(bed.dir, 'other.csv', ['crm_id', 'name', 'phone'], 6, (n) => [
+      `X${n}`,
+      `Other ${n}`,
+      `+1212555${String(n).padStart(4, '0')}`,
+    ]);
+    bed.server.reset();
+    await expect(run(other, { resume: true })).rejects.toThrow(
+      /does not belong to this input: 6 of the first 6 rows it records differ here \(row 1 first\)/,
+    );
+    // Without --key the content is compared: an edited row or two is fine.
+    const edited = writeRows(bed.dir, 'edited.csv', ['name', 'phone'], 6, (n) => [
+      `Name ${n}`,
+      n === 2 ? '+14155559999' : `+1415555${String(n).padStart(4, '0')}`,
+    ]);
+    const again = await run(edited, { resume: true, key: undefined });
+    expect(again.summary.counts.alreadyDone).toBe(6);
+    expect(bed.server.requests).toHaveLength(0);
+  });
+
   it('refuses to resume from an update results file', async () => {
     const input = inputFile(2);
     const out = join(bed.dir, 'out.csv');

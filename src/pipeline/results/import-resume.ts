@@ -5,7 +5,7 @@
  * last line is the intent (`sending`) or `uncertain` may exist in Clerk Chat already.
  */
 import { InputFileError } from '../../errors.js';
-import { cutTornLine, hashId, Rows, shaKey } from './resume.js';
+import { cutTornLine, hashId, PAIRING_SAMPLE_ROWS, Rows, shaKey } from './resume.js';
 import { type ResultsScan, scanResultsFile } from './scan.js';
 
 /** What an earlier run left for one row. */
@@ -133,4 +133,36 @@ function emptyPlan(): ImportResumePlan {
     sameContent: () => false,
     sameKey: () => false,
   };
+}
+
+/**
+ * Catch `import --resume` against the results file of another input before anything is
+ * sent: among the first rows both know, most must hold the key (with `--key`) or the
+ * content (without) that the results file recorded. A few edited rows are fine.
+ */
+export async function checkImportPairing(
+  plan: ImportResumePlan,
+  rows: AsyncIterable<{ row: number; cells: string[] }>,
+  check: (row: number, cells: string[]) => boolean,
+  files: { input: string; results: string },
+): Promise<void> {
+  let compared = 0;
+  let mismatched = 0;
+  let example: number | undefined;
+  for await (const { row, cells } of rows) {
+    if (row > PAIRING_SAMPLE_ROWS) break;
+    if (plan.stateOf(row) === 'none') continue;
+    compared++;
+    if (!check(row, cells)) {
+      mismatched++;
+      example ??= row;
+    }
+  }
+  if (compared > 0 && mismatched * 2 > compared && example !== undefined) {
+    throw new InputFileError(
+      `results file ${files.results} does not belong to this input: ${mismatched} of the first ${compared} rows it records differ here (row ${example} first); choose the right --out, or start over with --force`,
+      'E_RESUME_MISMATCH',
+      { file: files.input },
+    );
+  }
 }

@@ -9,7 +9,11 @@ import { refuseOutputOverInput } from '../../same-file.js';
 import { openRows, type RowSource } from '../input/open-rows.js';
 import { planColumns } from '../payload/columns.js';
 import { createRowValidator, type RowOutcome } from '../payload/to-payload.js';
-import { type ImportResumePlan, loadImportResumePlan } from '../results/import-resume.js';
+import {
+  checkImportPairing,
+  type ImportResumePlan,
+  loadImportResumePlan,
+} from '../results/import-resume.js';
 import { checkPairing, loadResumePlan, type ResumePlan } from '../results/resume.js';
 import {
   type CompleteRunRecord,
@@ -84,6 +88,29 @@ export async function prepareRun(
     let importResume: ImportResumePlan | undefined;
     if (options.resume === true && create !== undefined) {
       importResume = await loadImportResumePlan(options.out);
+      if (importResume.linesRead > 0) {
+        const plan = importResume;
+        const again = await openRows(options.input, {
+          delimiter: source.delimiter,
+          displayName: inputName,
+          precheck: false,
+        });
+        try {
+          await checkImportPairing(
+            plan,
+            again.rows,
+            (row, cells) => {
+              const outcome = validate(cells);
+              return create.key !== undefined
+                ? plan.sameKey(row, outcome.key)
+                : plan.sameContent(row, outcome.sha256);
+            },
+            { input: inputName, results: options.out },
+          );
+        } finally {
+          again.close();
+        }
+      }
     } else if (options.resume === true) {
       resume = await loadResumePlan(options.out, { retryFailed: options.retryFailed === true });
       if (resume.linesRead > 0) {
