@@ -4,7 +4,9 @@
  *   node bench/run.mjs [--quick] [--only name[,name...]] [--json]
  *
  * Names: startup, throughput (rows/s next to the loopback ceiling, with peak memory),
- * resume, rate, adaptive. `--quick` uses 20k/100k rows instead of 200k/1M. The table
+ * resume, rate, adaptive, auto (`update --rate auto` against a hidden limit: issue 13),
+ * state (two nights of `--state`: issue 16). `--quick` uses 20k/100k rows instead of
+ * 200k/1M. The table
  * goes to stdout (`--json`: the JSON instead); the JSON of a full run is written to
  * bench/results.json, of a quick or partial run to bench/.data/.
  *
@@ -17,7 +19,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { measureCeiling } from './lib/ceiling.mjs';
 import { killAll, killChildrenOnExit, run, startService } from './lib/children.mjs';
-import { ensureInput } from './lib/data.mjs';
+import { ensureChangedInput, ensureInput } from './lib/data.mjs';
 import { formatTable } from './lib/table.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,6 +37,11 @@ const TARGET_CEILING_RATIO = 0.4;
 const TARGET_PEAK_RSS_MB = 120;
 const TARGET_RATE_SHARE = 0.95;
 const TARGET_RESUME_MS = 3_000;
+/** Issue 16: a night with 1 % changed rows against the first night's time, and the save. */
+const TARGET_STATE_TIME_RATIO = 0.1;
+const TARGET_STATE_SAVE_MS = 3_000;
+/** Every 100th row changes between the two nights of the state bench (1 %). */
+const STATE_CHANGE_EVERY = 100;
 
 const RATE_PER_SECOND = 400;
 const STARTUP_RUNS = 10;
@@ -49,7 +56,35 @@ const WARMUP_FIRST_ID = 900_000_000;
 /** A CLI run may take this long per row (plus a minute) before it is killed: 300 rows/s. */
 const CLI_MS_PER_ROW = 1000 / 300;
 
-const SECTIONS = ['startup', 'throughput', 'resume', 'rate', 'adaptive'];
+const SECTIONS = ['startup', 'throughput', 'resume', 'rate', 'adaptive', 'auto', 'state'];
+
+/**
+ * `--rate auto` (issue 13): the CLI itself against `mock-server --rate-limit L`, a limit
+ * it is not told. As bench/auto-rate.mjs (which drives the limiter alone): 16 requests
+ * in flight, server latency 5-20 ms; at L = 1,000/s 1-5 ms and `--max-rate 2000`
+ * (16 connections at 12.5 ms mean cap near 1,280/s; the default cap would only test
+ * reaching it).
+ */
+const AUTO_CONCURRENCY = 16;
+const AUTO_CASES = [
+  { limit: 20, rows: 600, maxRatio: 1.3, max429Share: 0.03 },
+  { limit: 150, rows: 6_000, maxRatio: 1.2, max429Share: 0.02 },
+  {
+    limit: 1_000,
+    rows: 30_000,
+    maxRatio: 1.2,
+    max429Share: 0.02,
+    latency: '1-5',
+    maxRate: 2_000,
+  },
+  {
+    limit: 300,
+    rows: 12_000,
+    change: { perSecond: 100, afterAllowed: 6_000 },
+    maxRatio: 1.3,
+    max429Share: 0.03,
+  },
+];
 
 function parseArgs(argv) {
   const args = { quick: false, json: false, only: new Set(SECTIONS) };
@@ -341,6 +376,90 @@ async function benchResume(server, rows) {
   };
 }
 
+/**
+ * Two nights of a job with `--state`, at the throughput section's unlimited rate: the
+ * first sends every row and builds the state; the second reads an export with 1 % of
+ * rows changed and must send exactly those, in under a tenth of the first's time.
+ */
+async function benchState(rows) {
+  const input = join(DATA, `contacts-${rows}.csv`);
+  const changedInput = join(DATA, `contacts-${rows}-changed.csv`);
+  await ensureInput(input, rows);
+  if (await ensureChangedInput(changedInput, rows, STATE_CHANGE_EVERY))
+    log(`generated ${rows} rows, every ${STATE_CHANGE_EVERY}th changed`);
+  const changed = Math.floor(rows / STATE_CHANGE_EVERY);
+  const stateDir = join(DATA, `state-${rows}`);
+  rmSync(stateDir, { recursive: true, force: true });
+  const server = await startMockServer([]);
+  try {
+    await measureCeiling({
+      url: server.url,
+      apiKey: API_KEY,
+      concurrency: CONCURRENCY,
+      durationMs: WARMUP_MS,
+      firstId: WARMUP_FIRST_ID,
+    });
+    const nights = [];
+    for (const [night, file] of [
+      [1, input],
+      [2, changedInput],
+    ]) {
+      log(`state: night ${night}, ${rows} rows, --state ${rel(stateDir)}`);
+      const out = join(DATA, `state-${rows}-night${night}.results.csv`);
+      const r = await runUpdate({
+        input: file,
+        out,
+        url: server.url,
+        rows,
+        rate: 0,
+        extra: ['--force', '--state', stateDir],
+      });
+      const c = r.summary.counts;
+      const wantSent = night === 1 ? rows : changed;
+      if (c.updated !== wantSent || c.unchanged !== rows - wantSent || c.failed + c.invalid > 0) {
+        throw new Error(
+          `${r.command}: expected ${wantSent} updated and ${rows - wantSent} unchanged, got ${JSON.stringify(c)}`,
+        );
+      }
+      if (r.summary.requests.sent !== wantSent || r.summary.state?.ids !== rows) {
+        throw new Error(
+          `${r.command}: ${r.summary.requests.sent} requests, state ${JSON.stringify(r.summary.state)}`,
+        );
+      }
+      nights.push({
+        night,
+        command: r.command,
+        sent: r.summary.requests.sent,
+        unchanged: c.unchanged,
+        wallMs: r.wallMs,
+        elapsedMs: r.summary.elapsedMs,
+        saveMs: round(r.summary.state.saveMs),
+        cpuMs:
+          r.memory === undefined
+            ? undefined
+            : round((r.memory.userCpuUs + r.memory.systemCpuUs) / 1000),
+        peakRssMb: r.memory?.peakRssMb,
+        peakHeapUsedMb: r.memory?.peakHeapUsedMb,
+        loadAverage1m: round(loadavg()[0], 2),
+      });
+    }
+    const [first, second] = nights;
+    return {
+      rows,
+      changed,
+      server: server.command,
+      nights,
+      timeRatio: round(second.wallMs / first.wallMs, 3),
+      cpuRatio:
+        first.cpuMs === undefined || second.cpuMs === undefined
+          ? undefined
+          : round(second.cpuMs / first.cpuMs, 3),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
 /** A resume of a finished run: everything already done, nothing sent. */
 function checkNothingLeft(r, rows) {
   const c = r.summary.counts;
@@ -411,6 +530,90 @@ async function benchAdaptive(quick) {
   return { command, exitCode: r.code, error: 'no JSON on stdout', stderr: r.stderr.slice(-2_000) };
 }
 
+function autoIdealSeconds(c) {
+  if (c.change === undefined) return c.rows / c.limit;
+  const first = Math.min(c.rows, c.change.afterAllowed);
+  return first / c.limit + (c.rows - first) / c.change.perSecond;
+}
+
+/**
+ * When the run first finished 90 % of `limit` rows in one progress interval (1 s), in
+ * seconds from its start: read from its `--log json` progress lines, which carry the
+ * rate too. Resolution: one interval.
+ */
+function reached90Seconds(lines, limit, startMs) {
+  let previous = { done: 0, ms: startMs };
+  for (const line of lines) {
+    const ms = Date.parse(line.time);
+    const perSecond = ((line.done - previous.done) * 1000) / Math.max(1, ms - previous.ms);
+    if (perSecond >= 0.9 * limit) return (ms - startMs) / 1000;
+    previous = { done: line.done, ms };
+  }
+  return undefined;
+}
+
+async function benchAuto() {
+  const cases = [];
+  for (const c of AUTO_CASES) {
+    const input = join(DATA, `contacts-${c.rows}.csv`);
+    const out = join(DATA, `auto-${c.limit}-${c.rows}.results.csv`);
+    await ensureInput(input, c.rows);
+    const serverArgs = ['--rate-limit', String(c.limit), '--latency', c.latency ?? '5-20'];
+    if (c.change !== undefined) {
+      serverArgs.push('--rate-limit-change', `${c.change.perSecond}@${c.change.afterAllowed}`);
+    }
+    const server = await startMockServer(serverArgs);
+    const cliArgs = [
+      ...['update', input, '--out', out, '--force', '--base-url', server.url],
+      ...['--api-key', API_KEY, '--rate', 'auto', '--concurrency', String(AUTO_CONCURRENCY)],
+      ...(c.maxRate === undefined ? [] : ['--max-rate', String(c.maxRate)]),
+      ...['--json', '--log', 'json', '--progress-interval', '1'],
+    ];
+    const command = `node dist/main.js ${cliArgs.map((a) => (a.startsWith('/') ? rel(a) : a)).join(' ')}`;
+    const ideal = autoIdealSeconds(c);
+    log(`auto: ${server.command} | ${command}`);
+    try {
+      const loadBefore = loadavg()[0];
+      const r = await run(process.execPath, [CLI, ...cliArgs], {
+        cwd: ROOT,
+        timeoutMs: (3 * ideal + 60) * 1000,
+      });
+      if (r.timedOut) throw new Error(`${command}: killed after its deadline`);
+      const summary = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
+      checkAllUpdated(summary, c.rows, command);
+      const progress = r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l))
+        .filter((l) => l.event === 'progress');
+      const endMs = progress.length > 0 ? Date.parse(progress.at(-1).time) : Date.now();
+      const seconds = summary.elapsedMs / 1000;
+      const share = summary.requests.throttled / summary.requests.sent;
+      cases.push({
+        limit: c.change === undefined ? `${c.limit}` : `${c.limit} → ${c.change.perSecond}`,
+        rows: c.rows,
+        serverCommand: server.command,
+        command,
+        seconds: round(seconds, 1),
+        idealSeconds: round(ideal, 1),
+        ratio: round(seconds / ideal, 2),
+        throttled: summary.requests.throttled,
+        throttledShare: round(share, 4),
+        reached90Seconds: reached90Seconds(progress, c.limit, endMs - summary.elapsedMs),
+        rate: summary.rate,
+        // What the default --rate 10 would take, for the default decision (docs/performance.md).
+        atDefaultRateSeconds: round(c.rows / Math.min(10, c.limit), 0),
+        target: `≤ ${c.maxRatio}×, ≤ ${c.max429Share * 100} %`,
+        pass: seconds / ideal <= c.maxRatio && share <= c.max429Share,
+        loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0], 2) },
+      });
+    } finally {
+      await server.stop();
+    }
+  }
+  return { concurrency: AUTO_CONCURRENCY, cases };
+}
+
 // ---------------------------------------------------------------------------------
 
 function targets(results, sizes) {
@@ -446,12 +649,43 @@ function targets(results, sizes) {
       pass: results.rate.throttled === 0,
     });
   }
+  for (const a of results.auto?.cases ?? []) {
+    list.push({
+      name: `--rate auto, hidden limit ${a.limit}/s, ${a.rows} rows: time ÷ ideal, 429 share`,
+      value: `${a.ratio}, ${round(a.throttledShare * 100, 2)} %`,
+      target: a.target,
+      pass: a.pass,
+    });
+  }
   if (results.resume !== undefined) {
     list.push({
       name: `resume of a finished ${results.resume.rows}-row run, fast path (ms)`,
       value: results.resume.wallMs,
       target: `< ${TARGET_RESUME_MS}`,
       pass: results.resume.wallMs < TARGET_RESUME_MS,
+    });
+  }
+  if (results.state !== undefined) {
+    const st = results.state;
+    list.push({
+      name: `--state night with 1 % changed ÷ first night, ${st.rows} rows (wall)`,
+      value: st.timeRatio,
+      target: `< ${TARGET_STATE_TIME_RATIO}`,
+      pass: st.timeRatio < TARGET_STATE_TIME_RATIO,
+    });
+    const peak = Math.max(...st.nights.map((n) => n.peakRssMb ?? Number.POSITIVE_INFINITY));
+    list.push({
+      name: `peak RSS with ${st.rows} ids in the state (MB)`,
+      value: peak,
+      target: `<= ${TARGET_PEAK_RSS_MB}`,
+      pass: peak <= TARGET_PEAK_RSS_MB,
+    });
+    const save = Math.max(...st.nights.map((n) => n.saveMs));
+    list.push({
+      name: `state save after a ${st.rows}-row run (ms)`,
+      value: save,
+      target: `< ${TARGET_STATE_SAVE_MS}`,
+      pass: save < TARGET_STATE_SAVE_MS,
     });
   }
   return list;
@@ -493,6 +727,38 @@ function report(results) {
     );
     lines.push('');
   }
+  if (results.auto?.cases.length) {
+    const f = (x, d = 1) => (x === undefined || x === null ? '—' : x.toFixed(d));
+    lines.push(
+      formatTable(
+        [
+          'L /s',
+          'rows',
+          'time',
+          'ideal',
+          'ratio',
+          '429 %',
+          'to 90 % of L',
+          'limit found',
+          'at --rate 10',
+          'target',
+        ],
+        results.auto.cases.map((a) => [
+          a.limit,
+          a.rows,
+          `${f(a.seconds)} s`,
+          `${f(a.idealSeconds)} s`,
+          f(a.ratio, 2),
+          `${f(a.throttledShare * 100, 2)} %`,
+          a.reached90Seconds === undefined ? 'never' : `${f(a.reached90Seconds)} s`,
+          a.rate.limitFoundPerSecond === null ? 'none' : `${f(a.rate.limitFoundPerSecond, 0)}/s`,
+          `${a.atDefaultRateSeconds} s`,
+          a.target,
+        ]),
+      ),
+    );
+    lines.push('');
+  }
   const misc = [];
   if (results.startup !== undefined) {
     const s = results.startup;
@@ -518,6 +784,14 @@ function report(results) {
       misc.push([
         `resume finished ${r.rows}-row run (full path, no sidecar)`,
         `${r.fullPath.wallMs} ms wall (RSS ${r.fullPath.peakRssMb} MB)`,
+      ]);
+    }
+  }
+  if (results.state !== undefined) {
+    for (const n of results.state.nights) {
+      misc.push([
+        `--state night ${n.night}, ${results.state.rows} rows`,
+        `${n.sent} sent, ${n.unchanged} unchanged: ${n.wallMs} ms wall, ${n.cpuMs} ms CPU, save ${n.saveMs} ms, RSS ${n.peakRssMb} MB`,
       ]);
     }
   }
@@ -614,6 +888,8 @@ async function main() {
 
   if (args.only.has('rate')) results.rate = await benchRate(sizes.rate);
   if (args.only.has('adaptive')) results.adaptive = await benchAdaptive(args.quick);
+  if (args.only.has('auto')) results.auto = await benchAuto();
+  if (args.only.has('state')) results.state = await benchState(sizes.large);
 
   results.targets = targets(results, sizes);
   const jsonPath = full

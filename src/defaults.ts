@@ -8,6 +8,12 @@
 export const DEFAULT_BASE_URL = 'https://web-api.clerk.chat';
 /** Requests per second at most; 0 means no limit. */
 export const DEFAULT_RATE_PER_SECOND = 10;
+/**
+ * `--rate auto` never goes above this unless told (`--max-rate`); the search's
+ * reasons are beside DEFAULT_MAX_RATE_PER_SECOND in pipeline/limit/rate-search.ts,
+ * which must stay equal (a test checks).
+ */
+export const DEFAULT_MAX_RATE_PER_SECOND = 1_000;
 /** Requests in flight at most. */
 export const DEFAULT_CONCURRENCY = 5;
 /** Retries for 429, 408, 5xx, timeouts and network errors. */

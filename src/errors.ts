@@ -84,6 +84,21 @@ export class RunAbortedError extends ClerkBulkError {
   }
 }
 
+/** A signal stopped the command before anything was sent. Exit 130 (SIGINT) or 143. */
+export class InterruptedError extends ClerkBulkError {
+  override name = 'InterruptedError';
+  readonly signal: 'SIGINT' | 'SIGTERM';
+  constructor(message: string, signal: 'SIGINT' | 'SIGTERM', options?: { cause?: unknown }) {
+    super(
+      message,
+      'E_INTERRUPTED',
+      signal === 'SIGINT' ? EXIT.INTERRUPTED : EXIT.TERMINATED,
+      options,
+    );
+    this.signal = signal;
+  }
+}
+
 /**
  * Results could not be written (disk full, read-only directory...). Exit 2 when found
  * before anything was sent, 3 when it stops a run midway.

@@ -9,7 +9,16 @@ import { EventEmitter } from 'node:events';
 // Commands are imported when chosen, so `--version` and `--help` start fast.
 import { parseArgv } from './cli/parse-argv.js';
 import { ClerkBulkError, EXIT } from './errors.js';
+import { errorJson, formatJson, jsonAsked } from './report/json-output.js';
 import { safeText } from './report/safe-text.js';
+
+/**
+ * Whether an error exit prints the JSON error object on stdout. Read from argv and the
+ * environment first, so that a failure of option checking itself is reported as JSON
+ * when `--json` was asked; the checked options (config file included) replace it once
+ * they are known.
+ */
+const jsonOutput = jsonAsked(process.argv.slice(2), process.env);
 
 async function main(argv: string[]): Promise<number> {
   const io = {
@@ -33,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
       await watchSignals(io.signals);
       const { options, warnings } = resolveOptions({ ...invocation, command: 'update' });
       warn(warnings);
+      jsonOutput.json = options.json;
       const { toUpdateConfig } = await import('./cli/config.js');
       const { updateCommand } = await import('./commands/update.js');
       return updateCommand(toUpdateConfig(options), io);
@@ -41,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
       await watchSignals(io.signals);
       const { options, warnings } = resolveOptions({ ...invocation, command: 'import' });
       warn(warnings);
+      jsonOutput.json = options.json;
       const { toImportConfig, importCommand } = await import('./commands/import.js');
       return importCommand(toImportConfig(options), io);
     }
@@ -48,12 +59,14 @@ async function main(argv: string[]): Promise<number> {
       await watchSignals(io.signals);
       const { options, warnings } = resolveOptions({ ...invocation, command: 'sync' });
       warn(warnings);
+      jsonOutput.json = options.json;
       const { toImportConfig, importCommand } = await import('./commands/import.js');
       return importCommand(toImportConfig(options, process.env, 'sync'), io);
     }
     case 'validate': {
       const { options, warnings } = resolveOptions({ ...invocation, command: 'validate' });
       warn(warnings);
+      jsonOutput.json = options.json;
       const { toUpdateConfig } = await import('./cli/config.js');
       const { validateCommand } = await import('./commands/validate.js');
       const config = toUpdateConfig(options, process.env, { requireKey: false, needsOut: false });
@@ -62,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
         {
           show: options.show,
           invalidOut: options.invalidOut,
+          json: options.json,
           create: options.import,
           key: options.key,
           defaultCountry: options.defaultCountry,
@@ -72,8 +86,15 @@ async function main(argv: string[]): Promise<number> {
     case 'report': {
       const { options, warnings } = resolveOptions({ ...invocation, command: 'report' });
       warn(warnings);
+      jsonOutput.json = options.json;
       const { reportCommand } = await import('./commands/report.js');
       return reportCommand(options, io);
+    }
+    case 'state': {
+      const { options, warnings } = resolveOptions({ ...invocation, command: 'state' });
+      warn(warnings);
+      const { stateCommand } = await import('./commands/state.js');
+      return stateCommand(options, io);
     }
     case 'mock-server': {
       const { options: o, warnings } = resolveOptions({ ...invocation, command: 'mock-server' });
@@ -94,6 +115,11 @@ async function main(argv: string[]): Promise<number> {
           retryAfter: o.retryAfter,
           failRate: o.failRate,
           seed: o.seed,
+          lostResponseRate: o.lostResponseRate,
+          lostResponse500Rate: o.lostResponse500Rate,
+          batchMaxContacts: o.batchMaxContacts,
+          batchStatus: o.batchStatus === '201' ? 201 : 200,
+          ...(o.rateLimitChange === undefined ? {} : { rateLimitChange: o.rateLimitChange }),
           ...(o.rateLimit === undefined ? {} : { rateLimit: o.rateLimit }),
           ...(o.latency === undefined ? {} : { latencyMs: o.latency }),
         },
@@ -132,7 +158,10 @@ let settled = false;
 process.on('beforeExit', () => {
   if (settled) return;
   settled = true;
-  process.stderr.write('clerk-bulk: internal error: the run ended without finishing its work\n');
+  const message = 'internal error: the run ended without finishing its work';
+  if (jsonOutput.json)
+    process.stdout.write(formatJson(errorJson(new Error(message), jsonOutput.command)));
+  process.stderr.write(`clerk-bulk: ${message}\n`);
   process.exitCode = 1;
 });
 
@@ -143,6 +172,8 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     settled = true;
+    // stderr keeps its human line either way; stdout gets the contract's error object.
+    if (jsonOutput.json) process.stdout.write(formatJson(errorJson(err, jsonOutput.command)));
     if (err instanceof ClerkBulkError) {
       const hint = err.hint === undefined ? '' : `; ${err.hint}`;
       process.stderr.write(`clerk-bulk: ${safeText(err.message + hint)}\n`);

@@ -43,11 +43,21 @@ export function bodyFor(i) {
 }
 
 /**
+ * The same file as {@link ensureInput} with every `changeEvery`-th row changed (its
+ * tier is `changed`): the next night's export, for the job state bench.
+ */
+export async function ensureChangedInput(path, rows, changeEvery) {
+  return ensureInput(path, rows, (i) =>
+    i % changeEvery === 0 ? csvLine(i).replace(/,[a-z]+\n$/, ',changed\n') : csvLine(i),
+  );
+}
+
+/**
  * Make sure `path` holds the `rows`-row input; returns whether it was (re)generated.
  * Written to a temporary name and renamed, so an interrupted run never leaves a short
  * file that looks finished.
  */
-export async function ensureInput(path, rows) {
+export async function ensureInput(path, rows, line = csvLine) {
   const metaPath = `${path}.meta.json`;
   if (existsSync(path) && existsSync(metaPath)) {
     try {
@@ -74,7 +84,7 @@ export async function ensureInput(path, rows) {
   for (let start = 1; start <= rows; start += ROWS_PER_CHUNK) {
     let chunk = '';
     const end = Math.min(rows, start + ROWS_PER_CHUNK - 1);
-    for (let i = start; i <= end; i++) chunk += csvLine(i);
+    for (let i = start; i <= end; i++) chunk += line(i);
     await write(chunk);
   }
   out.end();

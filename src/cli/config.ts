@@ -67,8 +67,19 @@ export function toUpdateConfig(
   if (value.retryFailed && !value.resume) {
     throw new UsageError('--retry-failed goes with --resume', 'E_OPTION');
   }
+  if (value.full && value.state === undefined) {
+    throw new UsageError('--full goes with --state', 'E_OPTION');
+  }
   if (value.resume && value.force) {
     throw new UsageError('--resume and --force contradict each other: pick one', 'E_OPTION');
+  }
+  // Refused rather than ignored: someone who wrote --max-rate expects it to bound the
+  // run, and with a numeric --rate it would bound nothing.
+  if (value.maxRate !== undefined && value.rate !== 'auto') {
+    throw new UsageError(
+      `--max-rate caps --rate auto; with --rate ${value.rate} it would do nothing: drop it, or use --rate auto`,
+      'E_OPTION',
+    );
   }
   if (value.input === '-' && value.out === undefined && options.needsOut !== false) {
     throw new UsageError(

@@ -18,12 +18,21 @@ import {
   DEFAULT_BATCH_SIZE,
   DEFAULT_CONCURRENCY,
   DEFAULT_EMPTY,
+  DEFAULT_MAX_RATE_PER_SECOND,
   DEFAULT_RATE_PER_SECOND,
   DEFAULT_RETRIES,
   DEFAULT_TIMEOUT_MS,
 } from '../defaults.js';
 
-export const COMMANDS = ['update', 'import', 'sync', 'validate', 'report', 'mock-server'] as const;
+export const COMMANDS = [
+  'update',
+  'import',
+  'sync',
+  'validate',
+  'report',
+  'mock-server',
+  'state',
+] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** How a value is read and checked, whichever source it comes from. */
@@ -48,6 +57,15 @@ export type ValueKind =
       /** Applied before `check` (e.g. delimiter names to characters). */
       readonly normalize?: (value: string) => string;
       readonly check?: (value: string) => boolean;
+    }
+  | {
+      /**
+       * A number as `number` checks it, or one of a few words (`--rate auto`). A word
+       * stays a string; anything else must be a number.
+       */
+      readonly type: 'number-or-word';
+      readonly number: Extract<ValueKind, { type: 'number' }>;
+      readonly words: readonly string[];
     };
 
 export interface OptionSpec {
@@ -77,6 +95,7 @@ const text = () => ({ type: 'string' }) as const;
 const path = () => ({ type: 'string', path: true }) as const;
 const oneOf = <const C extends readonly string[]>(choices: C) =>
   ({ type: 'string', choices }) as const;
+const share = () => ({ type: 'number', integer: false, min: 0, max: 1 }) as const;
 
 /** Delimiter names accepted besides the character itself (a tab is hard to type). */
 const DELIMITER_NAMES: Record<string, string> = {
@@ -175,10 +194,25 @@ export const OPTIONS = [
   },
   {
     flag: 'rate',
-    describe: 'max requests per second, 0 = no limit',
-    kind: { type: 'number', integer: false, min: 0, max: Number.MAX_VALUE },
-    expected: 'requests per second (a number >= 0; 0 = no limit)',
+    describe: 'max requests per second, 0 = no limit, or auto: find the API limit',
+    kind: {
+      type: 'number-or-word',
+      number: { type: 'number', integer: false, min: 0, max: Number.MAX_VALUE },
+      words: ['auto'],
+    },
+    expected: 'requests per second (a number >= 0; 0 = no limit) or auto',
     default: DEFAULT_RATE_PER_SECOND,
+    commands: ['update', 'import', 'sync'],
+    resume: true,
+  },
+  {
+    // No table default: an unset --max-rate is told apart from a given one, which is
+    // refused next to a numeric --rate (config.ts). The search's own default applies.
+    flag: 'max-rate',
+    describe: 'with --rate auto: never go above this many requests per second',
+    kind: { type: 'number', integer: false, min: 0, max: Number.MAX_VALUE, minExclusive: true },
+    expected: 'requests per second (a number > 0)',
+    defaultHelp: String(DEFAULT_MAX_RATE_PER_SECOND),
     commands: ['update', 'import', 'sync'],
     resume: true,
   },
@@ -228,6 +262,15 @@ export const OPTIONS = [
     resume: true,
   },
   {
+    flag: 'encoding',
+    describe: 'character encoding of the input file',
+    kind: oneOf(['utf-8', 'windows-1252', 'latin1', 'utf-16le']),
+    expected: '"utf-8", "windows-1252", "latin1" or "utf-16le"',
+    default: 'utf-8',
+    commands: ['update', 'import', 'sync', 'validate'],
+    resume: true,
+  },
+  {
     flag: 'delimiter',
     describe: 'field delimiter: one character, or comma, semicolon, tab, pipe',
     kind: {
@@ -259,12 +302,31 @@ export const OPTIONS = [
     resume: true,
   },
   {
-    flag: 'json',
-    describe: 'print the summary as JSON on stdout',
+    flag: 'state',
+    describe:
+      "job state directory: update sends only rows changed since the last confirmed run; import and sync remember each --key's contact, so no key is created twice",
+    kind: path(),
+    expected: 'a directory path',
+    defaultHelp: 'none: update and import send every row; required by sync',
+    commands: ['update', 'import', 'sync'],
+    resume: true,
+  },
+  {
+    flag: 'full',
+    describe: 'with --state: send every row, changed or not (the state is still updated)',
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update', 'import', 'sync', 'report'],
+    commands: ['update'],
+    resume: true,
+  },
+  {
+    flag: 'json',
+    describe: 'print one JSON object on stdout, also on error (docs/json-output.md)',
+    kind: bool(),
+    expected: 'a boolean',
+    default: false,
+    commands: ['update', 'import', 'sync', 'validate', 'report', 'state'],
   },
   {
     flag: 'quiet',
@@ -350,15 +412,6 @@ export const OPTIONS = [
     expected: 'a two-letter country code such as US, GB or DE',
     defaultHelp: 'none: numbers need +code',
     commands: ['import', 'sync', 'validate'],
-    resume: true,
-  },
-  {
-    flag: 'state',
-    describe: "job state directory: remembers each --key's contact, so no key is created twice",
-    kind: path(),
-    expected: 'a directory path',
-    defaultHelp: 'none (import); required by sync',
-    commands: ['import', 'sync'],
     resume: true,
   },
   {
@@ -459,6 +512,51 @@ export const OPTIONS = [
     env: 'CLERK_BULK_MOCK_LATENCY',
   },
   {
+    flag: 'rate-limit-change',
+    describe: 'later limits: PER_SECOND@REQUESTS or PER_SECOND@SECONDSs, comma-separated',
+    kind: text(),
+    expected: 'PER_SECOND@REQUESTS or PER_SECOND@SECONDSs (e.g. 100@6000 or 100@30s)',
+    defaultHelp: 'the limit never changes',
+    commands: ['mock-server'],
+    env: 'CLERK_BULK_MOCK_RATE_LIMIT_CHANGE',
+  },
+  {
+    flag: 'lost-response-rate',
+    describe: 'share of writes applied, then the connection reset (0..1)',
+    kind: share(),
+    expected: 'a share from 0 to 1',
+    default: 0,
+    commands: ['mock-server'],
+    env: 'CLERK_BULK_MOCK_LOST_RESPONSE_RATE',
+  },
+  {
+    flag: 'lost-response-500-rate',
+    describe: 'share of writes applied, then answered 500 (0..1)',
+    kind: share(),
+    expected: 'a share from 0 to 1',
+    default: 0,
+    commands: ['mock-server'],
+    env: 'CLERK_BULK_MOCK_LOST_RESPONSE_500_RATE',
+  },
+  {
+    flag: 'batch-max-contacts',
+    describe: 'most contacts POST /public/contacts/batch takes',
+    kind: int(1, 1_000_000),
+    expected: 'a whole number from 1 to 1000000',
+    default: 100,
+    commands: ['mock-server'],
+    env: 'CLERK_BULK_MOCK_BATCH_MAX_CONTACTS',
+  },
+  {
+    flag: 'batch-status',
+    describe: 'status of a successful batch: 200 or 201',
+    kind: oneOf(['200', '201']),
+    expected: '200 or 201',
+    default: '200',
+    commands: ['mock-server'],
+    env: 'CLERK_BULK_MOCK_BATCH_STATUS',
+  },
+  {
     flag: 'seed',
     describe: 'seed for the random faults',
     kind: int(-MAX_ROWS, MAX_ROWS),
@@ -486,9 +584,11 @@ type ValueOf<S> = S extends { kind: { type: 'boolean' } }
   ? boolean
   : S extends { kind: { type: 'number' } }
     ? number
-    : S extends { kind: { choices: readonly (infer C)[] } }
-      ? C
-      : string;
+    : S extends { kind: { type: 'number-or-word'; words: readonly (infer W)[] } }
+      ? number | W
+      : S extends { kind: { choices: readonly (infer C)[] } }
+        ? C
+        : string;
 
 /** The checked options of a command, keyed in camelCase; those without a default may be unset. */
 export type OptionsOf<C extends CommandName> = {

@@ -74,6 +74,12 @@ const COMMAND_LINES: Record<CommandName, { usage: string; describe: string; epil
     epilog:
       'Examples:\n  clerk-bulk report contacts.csv.results.csv\n  clerk-bulk report crm.csv.results.csv --created-out ids.csv',
   },
+  state: {
+    usage: 'state <dir>',
+    describe: 'show a job state directory (--state): ids, last update, runs',
+    epilog:
+      'Examples:\n  clerk-bulk state /var/lib/clerk-bulk/nightly\n  clerk-bulk state nightly-state --json',
+  },
   'mock-server': {
     usage: 'mock-server',
     describe: 'run the built-in fake Clerk Chat API on 127.0.0.1',
@@ -88,6 +94,7 @@ const POSITIONALS: Partial<Record<CommandName, { name: string; describe: string 
   sync: { name: 'input', describe: 'CSV file of contacts keyed by --key (- for stdin)' },
   validate: { name: 'input', describe: 'CSV file of contact changes (- for stdin)' },
   report: { name: 'results', describe: 'results CSV written by update or import' },
+  state: { name: 'dir', describe: 'state directory given to update --state' },
 };
 
 /**
@@ -163,7 +170,10 @@ export function parseArgv(argv: string[]): Invocation {
     );
   }
   parser = parser
-    .demandCommand(1, 'say which command: update, import, sync, validate, report or mock-server')
+    .demandCommand(
+      1,
+      'say which command: update, import, sync, validate, report, state or mock-server',
+    )
     .recommendCommands()
     .strict()
     .version(VERSION)
@@ -219,7 +229,7 @@ function explain(message: string, argv: string[]): string {
     .find((a) => a === `--${name}` || a === `--no-${name}` || a === `-${name}`);
   const asOption = token !== undefined;
   if (command === undefined && !asOption) {
-    return `unknown command "${name}": say update, import, sync, validate, report or mock-server`;
+    return `unknown command "${name}": say update, import, sync, validate, report, state or mock-server`;
   }
   if (!asOption) return `unexpected argument "${name}"`;
   const flags = [...(command === undefined ? [] : optionsOf(command).map((o) => o.flag)), 'help'];

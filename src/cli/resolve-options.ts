@@ -47,6 +47,18 @@ export function schemaFor(kind: ValueKind): z.ZodType {
         n.max(kind.max).refine(Number.isFinite),
       );
     }
+    case 'number-or-word': {
+      const { words } = kind;
+      const number = schemaFor(kind.number);
+      // A word as typed (`auto`, any case); anything else is read as a number.
+      return z.union([
+        z.preprocess(
+          (v) => (typeof v === 'string' ? v.toLowerCase() : v),
+          z.string().refine((v) => words.includes(v)),
+        ),
+        number,
+      ]);
+    }
     case 'string': {
       const s = z
         .string()

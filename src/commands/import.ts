@@ -5,10 +5,11 @@ import { type SpooledInput, STDIN, STDIN_NAME, spoolStdin } from '../pipeline/in
 import { type CountryCode, parseCountryCode } from '../pipeline/payload/phone.js';
 import { runImport } from '../pipeline/run/run-import.js';
 import type { RunSummary } from '../pipeline/run/types.js';
+import { formatJson, importJson } from '../report/json-output.js';
 import { createProgress } from '../report/progress.js';
 import { redactor } from '../report/redact.js';
 import { safeText } from '../report/safe-text.js';
-import { formatSummary, summaryJson } from '../report/summary.js';
+import { formatSummary } from '../report/summary.js';
 import { exitCodeForSignal, type StopSignal } from './signals.js';
 import { type CommandIo, exitCodeFor, shellQuote } from './update.js';
 
@@ -76,6 +77,11 @@ export function importResumeCommand(
   for (const option of optionsOf(config.command)) {
     const value = values[camelCase(option.flag)];
     if (option.resume === undefined || value === undefined || value === option.default) continue;
+    // A boolean flag is given alone (its default is false).
+    if (option.kind.type === 'boolean') {
+      if (value === true) args.push(`--${option.flag}`);
+      continue;
+    }
     const text = String(value);
     args.push(`--${option.flag}`, option.resume === true ? text : option.resume(text));
   }
@@ -97,6 +103,7 @@ export async function importCommand(config: ImportConfig, io: CommandIo): Promis
     intervalSeconds: config.progressInterval,
     quiet: config.quiet,
     log: config.log,
+    importing: true,
   });
   const progress = { ...display, warn: (message: string) => display.warn?.(redact(message)) };
   const graceful = new AbortController();
@@ -144,7 +151,9 @@ export async function importCommand(config: ImportConfig, io: CommandIo): Promis
       sync: config.command === 'sync',
       ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }),
       ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
+      ...(config.maxRate === undefined ? {} : { maxRatePerSecond: config.maxRate }),
       ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
+      encoding: config.encoding,
       ...(config.delimiter === undefined ? {} : { delimiter: config.delimiter }),
       ...(config.limit === undefined ? {} : { limit: config.limit }),
       ...(config.maxErrors === undefined ? {} : { maxErrors: config.maxErrors }),
@@ -169,7 +178,21 @@ export async function importCommand(config: ImportConfig, io: CommandIo): Promis
   const code = importExitCode(summary, firstSignal);
   const resume = resumeFor(config, summary);
   if (config.json) {
-    stdout.write(`${JSON.stringify(summaryJson(summary, code, resume))}\n`);
+    const uncertain = summary.counts.uncertain + (summary.counts.alreadyUncertain ?? 0);
+    stdout.write(
+      formatJson(
+        importJson(summary, {
+          command: config.command,
+          exitCode: code,
+          stateDir: config.state,
+          resumeCommand: resume,
+          resendUncertainCommand:
+            uncertain > 0
+              ? importResumeCommand(config, { retryFailed: false, resendUncertain: true })
+              : undefined,
+        }),
+      ),
+    );
   } else {
     stdout.write(formatSummary(summary, resume));
     const uncertain = summary.counts.uncertain + (summary.counts.alreadyUncertain ?? 0);

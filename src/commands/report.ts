@@ -1,6 +1,7 @@
 import { EXIT, type ExitCode, UsageError } from '../errors.js';
 import { writeCreatedOut } from '../report/created-out.js';
 import { writeFailedOut } from '../report/failed-out.js';
+import { formatJson, reportJson } from '../report/json-output.js';
 import { summariseResults } from '../report/results-summary.js';
 import { safeText } from '../report/safe-text.js';
 import type { CommandIo } from './update.js';
@@ -38,16 +39,13 @@ export async function reportCommand(
   const c = summary.counts;
   const code = c.failed + c.invalid + c['dry-run'] + c.uncertain > 0 ? EXIT.ROWS_FAILED : EXIT.OK;
   if (options.json === true) {
-    const { lastLineOf: _, toDo: __, ...rest } = summary;
-    io.stdout.write(
-      `${JSON.stringify({ ...rest, failedOut: failedOut ?? null, ...(createdOut === undefined ? {} : { createdOut }), exitCode: code })}\n`,
-    );
+    io.stdout.write(formatJson(reportJson(summary, { failedOut, createdOut, exitCode: code })));
     return code;
   }
   const importing = summary.layout === 'import';
   const good = importing
     ? `created ${c.created}, ${c.updated > 0 ? `updated ${c.updated}, ` : ''}${c.unchanged > 0 ? `unchanged ${c.unchanged}, ` : ''}uncertain ${c.uncertain}`
-    : `updated ${c.updated}`;
+    : `updated ${c.updated}${c.unchanged > 0 ? `, unchanged ${c.unchanged}` : ''}`;
   const lines = [
     `${path}: ${summary.rows} rows (${summary.lines} lines)`,
     `  ${good}, failed ${c.failed}, invalid ${c.invalid}${c['dry-run'] > 0 ? `, dry-run ${c['dry-run']}` : ''}`,

@@ -2,11 +2,12 @@ import type { UpdateConfig } from '../cli/config.js';
 import { camelCase, optionsOf } from '../cli/options.js';
 import { ClerkBulkError, EXIT, type ExitCode } from '../errors.js';
 import { type SpooledInput, STDIN, STDIN_NAME, spoolStdin } from '../pipeline/input/stdin.js';
-import { type RunSummary, runUpdate } from '../pipeline/run/run-update.js';
+import { type RunEvents, type RunSummary, runUpdate } from '../pipeline/run/run-update.js';
+import { formatJson, payloadCollector, payloadLogLine, updateJson } from '../report/json-output.js';
 import { createProgress } from '../report/progress.js';
 import { redactor } from '../report/redact.js';
 import { safeText } from '../report/safe-text.js';
-import { formatSummary, summaryJson } from '../report/summary.js';
+import { formatSummary } from '../report/summary.js';
 import { exitCodeForSignal, type StopSignal } from './signals.js';
 
 function isLoopback(host: string): boolean {
@@ -32,6 +33,8 @@ export function exitCodeFor(summary: RunSummary, signal: StopSignal = 'SIGINT'):
   if (summary.stopped === 'auth' || summary.stopped === 'max-errors') return EXIT.ABORTED;
   // Rows an earlier run left failed or invalid still count: resuming a partly failed
   // run must not turn a cron job green.
+  // --state: a state that could not be saved is exit 3 (the next run re-sends more).
+  if (summary.state?.error !== undefined) return EXIT.ABORTED;
   const c = summary.counts;
   if (c.failed > 0 || c.invalid > 0 || c.alreadyDoneNotUpdated > 0) return EXIT.ROWS_FAILED;
   return EXIT.OK;
@@ -66,6 +69,11 @@ export function resumeCommand(config: UpdateConfig, how: { retryFailed: boolean 
   for (const option of optionsOf('update')) {
     const value = values[camelCase(option.flag)];
     if (option.resume === undefined || value === undefined || value === option.default) continue;
+    // A boolean flag is given alone (its default is false).
+    if (option.kind.type === 'boolean') {
+      if (value === true) args.push(`--${option.flag}`);
+      continue;
+    }
     const text = String(value);
     args.push(`--${option.flag}`, option.resume === true ? text : option.resume(text));
   }
@@ -100,7 +108,6 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       force.abort();
     }
   };
-  io.signals?.on('stop', onStop);
 
   const url = new URL(config.baseUrl);
   if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
@@ -109,10 +116,22 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
   if (config.dryRun && !config.json) {
     progress.warn?.('dry run: nothing will be sent');
   }
+  // `--dry-run --json`: the payloads go in the summary (capped), or with `--log json`
+  // as one stderr line each, so stdout stays a single JSON object.
+  const payloads =
+    config.json && config.dryRun && config.log !== 'json' ? payloadCollector() : undefined;
+  const onDryRun: NonNullable<RunEvents['dryRun']> = !config.json
+    ? (info) => stdout.write(`row ${info.row}: PUT ${info.path} ${safeText(info.body)}\n`)
+    : payloads !== undefined
+      ? (info) => payloads.add(info)
+      : (info) => io.stderr.write(redact(payloadLogLine(info)));
   let summary: RunSummary;
   let spooled: SpooledInput | undefined;
   try {
+    // The copy of stdin stops on a signal by itself (and removes the copy); the run's
+    // own clean stop applies from here on.
     if (config.input === STDIN) spooled = await spoolStdin(io.stdin ?? process.stdin);
+    io.signals?.on('stop', onStop);
     summary = await runUpdate({
       input: spooled?.path ?? config.input,
       inputName: spooled === undefined ? config.input : STDIN_NAME,
@@ -127,19 +146,21 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       retries: config.retries,
       timeoutMs: config.timeout,
       empty: config.empty,
+      full: config.full,
       signal: graceful.signal,
       forceSignal: force.signal,
+      ...(config.maxRate === undefined ? {} : { maxRatePerSecond: config.maxRate }),
       ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
       ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
       ...(config.delimiter === undefined ? {} : { delimiter: config.delimiter }),
+      encoding: config.encoding,
       ...(config.limit === undefined ? {} : { limit: config.limit }),
       ...(config.maxErrors === undefined ? {} : { maxErrors: config.maxErrors }),
       ...(config.retryBaseMs === undefined ? {} : { retryBaseDelayMs: config.retryBaseMs }),
+      ...(config.state === undefined ? {} : { state: config.state }),
       events: {
         ...progress,
-        dryRun: config.json
-          ? undefined
-          : (info) => stdout.write(`row ${info.row}: PUT ${info.path} ${safeText(info.body)}\n`),
+        dryRun: onDryRun,
       },
     });
   } catch (err) {
@@ -156,7 +177,15 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
   const code = exitCodeFor(summary, firstSignal);
   const resume = resumeCommandFor(config, summary);
   if (config.json) {
-    stdout.write(`${JSON.stringify(summaryJson(summary, code, resume))}\n`);
+    stdout.write(
+      formatJson(
+        updateJson(summary, {
+          exitCode: code,
+          resumeCommand: resume,
+          payloads: payloads?.result(),
+        }),
+      ),
+    );
   } else {
     stdout.write(formatSummary(summary, resume));
   }

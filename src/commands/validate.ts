@@ -6,6 +6,7 @@ import { openRows } from '../pipeline/input/open-rows.js';
 import { STDIN, STDIN_NAME, spoolStdin } from '../pipeline/input/stdin.js';
 import { planColumns } from '../pipeline/payload/columns.js';
 import { createRowValidator, outcomeError } from '../pipeline/payload/to-payload.js';
+import { formatJson, validateJson } from '../report/json-output.js';
 import { safeText } from '../report/safe-text.js';
 import { refuseOutputOverInput } from '../same-file.js';
 import { countryOption } from './import.js';
@@ -19,6 +20,8 @@ export interface ValidateOptions {
    * own columns (short rows padded, so every cell stays under its header).
    */
   invalidOut?: string | undefined;
+  /** Print one JSON object (docs/json-output.md) instead of the text summary. @default false */
+  json?: boolean;
   /** Check the rows as `import` reads them (create bodies: a phone, no id). @default false */
   create?: boolean;
   /** The `--key` column (checked present and non-empty on each row). */
@@ -72,13 +75,14 @@ async function validateFile(
 ): Promise<ExitCode> {
   const source = await openRows(path, {
     delimiter: config.delimiter,
+    encoding: config.encoding,
     displayName: name,
     lines: true,
   });
   let invalidOut: ReturnType<typeof stringify> | undefined;
   let finished: Promise<unknown> | undefined;
   const byColumn = new Map<string, number>();
-  const shown: string[] = [];
+  const shown: Array<{ row: number; line: number; error: string }> = [];
   let rows = 0;
   let invalid = 0;
   try {
@@ -131,7 +135,8 @@ async function validateFile(
       }
       const problem = outcomeError(outcome);
       if (shown.length < options.show) {
-        shown.push(safeText(`row ${input.row} (line ${input.line}): ${problem}`));
+        // `lines: true` above: every row carries its line.
+        shown.push({ row: input.row, line: input.line as number, error: problem });
       }
       if (invalidOut !== undefined) {
         const cells =
@@ -152,6 +157,12 @@ async function validateFile(
     throw invalidOutError(options.invalidOut, writeError);
   }
 
+  const code = invalid > 0 ? EXIT.ROWS_FAILED : EXIT.OK;
+  if (options.json === true) {
+    const facts = { input: name, rows, invalid, byColumn, problems: shown, exitCode: code };
+    io.stdout.write(formatJson(validateJson({ ...facts, invalidOut: options.invalidOut })));
+    return code;
+  }
   const out: string[] = [];
   out.push(
     `${name}: ${rows} row${rows === 1 ? '' : 's'}, ${rows - invalid} valid, ${invalid} invalid`,
@@ -167,12 +178,12 @@ async function validateFile(
           ? `first ${shown.length} of ${invalid} invalid rows (--show N for more):`
           : 'invalid rows:',
       );
-      for (const line of shown) out.push(`  ${line}`);
+      for (const p of shown) out.push(`  row ${p.row} (line ${p.line}): ${p.error}`);
     }
     if (options.invalidOut !== undefined) {
       out.push(`invalid rows written to ${options.invalidOut} (columns row, error, then yours)`);
     }
   }
   io.stdout.write(`${safeText(out.join('\n'))}\n`);
-  return invalid > 0 ? EXIT.ROWS_FAILED : EXIT.OK;
+  return code;
 }

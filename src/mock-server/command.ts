@@ -32,6 +32,14 @@ export interface MockServerCommandOptions {
   latencyMs?: string;
   /** @default 1 */
   seed?: number;
+  /** Share of writes applied, then the connection reset, 0..1. @default 0 */
+  lostResponseRate?: number;
+  /** Share of writes applied, then answered 500, 0..1. @default 0 */
+  lostResponse500Rate?: number;
+  /** Most contacts a batch takes. @default 100 */
+  batchMaxContacts?: number;
+  /** Status of a successful batch. @default 200 */
+  batchStatus?: 200 | 201;
 }
 
 /** Start the server (without recording, so it can run for days) and print where it is. */
@@ -97,6 +105,15 @@ function toServerOptions(opts: MockServerCommandOptions): MockServerOptions {
     }
     options.faults = { serverErrorRate: opts.failRate };
   }
+  // Checked by the server (checkFaults, checkBatchOptions): a TypeError becomes a UsageError.
+  if (opts.lostResponseRate !== undefined && opts.lostResponseRate > 0) {
+    options.faults = { ...options.faults, lostResponseRate: opts.lostResponseRate };
+  }
+  if (opts.lostResponse500Rate !== undefined && opts.lostResponse500Rate > 0) {
+    options.faults = { ...options.faults, lostResponse500Rate: opts.lostResponse500Rate };
+  }
+  if (opts.batchMaxContacts !== undefined) options.batchMaxContacts = opts.batchMaxContacts;
+  if (opts.batchStatus !== undefined) options.batchStatus = opts.batchStatus;
   if (opts.latencyMs !== undefined) options.latencyMs = parseLatencySpec(opts.latencyMs);
   if (opts.seed !== undefined) {
     if (!Number.isFinite(opts.seed))
@@ -151,6 +168,9 @@ function describeSettings(opts: MockServerCommandOptions): string {
   if (opts.rateLimitChange !== undefined) parts.push(`then: ${opts.rateLimitChange}`);
   parts.push(`latency: ${opts.latencyMs === undefined ? '0' : opts.latencyMs} ms`);
   parts.push(`fail rate: ${opts.failRate ?? 0}`);
+  if ((opts.lostResponseRate ?? 0) > 0) parts.push(`lost response rate: ${opts.lostResponseRate}`);
+  if ((opts.lostResponse500Rate ?? 0) > 0)
+    parts.push(`lost response 500 rate: ${opts.lostResponse500Rate}`);
   parts.push(`seed: ${opts.seed ?? 1}`);
   return `${parts.join(', ')}; stop with Ctrl+C`;
 }

@@ -1,5 +1,6 @@
 import { type StatusCounts, zeroCounts } from '../pipeline/results/tally.js';
-import type { RunEvents } from '../pipeline/run/run-update.js';
+import type { RunEvents, RunRate } from '../pipeline/run/run-update.js';
+import { rateText, shortRateText } from './rate-text.js';
 import { safeText } from './safe-text.js';
 
 export interface ProgressOptions {
@@ -11,6 +12,8 @@ export interface ProgressOptions {
   log?: 'text' | 'json';
   /** Force a mode; by default a bar on a TTY, plain lines otherwise. */
   mode?: 'bar' | 'lines';
+  /** An import or sync: the counts start with `created` and show `uncertain`. @default false */
+  importing?: boolean;
 }
 
 export interface Progress extends RunEvents {
@@ -25,7 +28,11 @@ interface State {
   skipped: number;
   retrying: number;
   rate: number | undefined;
+  /** The rate in use and the limit found, from the run's `rateView` events. */
+  rateView?: RunRate;
   startedAtMs: number;
+  /** An import or sync (see {@link ProgressOptions.importing}). @default false */
+  importing?: boolean;
 }
 
 /**
@@ -43,6 +50,7 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
     retrying: 0,
     rate: undefined,
     startedAtMs: Date.now(),
+    importing: options.importing === true,
   };
   const json = options.log === 'json';
   const write = (line: string) => options.stream.write(`${line}\n`);
@@ -67,8 +75,9 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
         stream: options.stream,
         // Short enough for an 80-column terminal; the bar takes what is left.
         format:
-          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | updated {updated} failed {failed} invalid {invalid} retries {retrying}',
-        barsize: Math.max(10, Math.min(40, (options.stream.columns ?? 80) - 90)),
+          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | {countsText} failed {failed} invalid {invalid} retries {retrying}{rateText}',
+        // The text around the bar takes about 90 columns, the rate up to 28 more.
+        barsize: Math.max(10, Math.min(40, (options.stream.columns ?? 80) - 118)),
         barCompleteChar: '\u2588',
         barIncompleteChar: '\u2591',
         hideCursor: true,
@@ -115,6 +124,9 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
           multibar.log(`warning: the API is throttling; rate lowered to ${formatRate(r)}/s\n`);
         }
       },
+      rateView(view) {
+        state.rateView = view;
+      },
       warn(message) {
         multibar.log(`warning: ${safeText(message)}\n`);
       },
@@ -147,6 +159,9 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
       state.rate = r;
       if (reason === 'throttled') warn(`the API is throttling; rate lowered to ${formatRate(r)}/s`);
     },
+    rateView(view) {
+      state.rateView = view;
+    },
     warn,
     stop() {
       clearInterval(timer);
@@ -161,10 +176,11 @@ function payload(state: State): Record<string, string | number> {
   return {
     totalText: state.total === undefined ? '?' : String(state.total),
     speed: elapsed > 0 ? Math.round((state.done - state.skipped) / elapsed) : 0,
-    updated: state.counts.updated,
+    countsText: goodCounts(state).join(' '),
     failed: state.counts.failed,
     invalid: state.counts.invalid,
     retrying: state.retrying,
+    rateText: state.rateView === undefined ? '' : ` | ${shortRateText(state.rateView)}`,
   };
 }
 
@@ -183,15 +199,23 @@ export function jsonLine(state: State): Record<string, unknown> {
     rowsPerSecond:
       elapsedMs > 0 ? Math.round(((state.done - state.skipped) / elapsedMs) * 1000) : 0,
     updated: state.counts.updated,
+    unchanged: state.counts.unchanged,
+    created: state.counts.created,
+    uncertain: state.counts.uncertain,
     failed: state.counts.failed,
     invalid: state.counts.invalid,
     alreadyDone: state.skipped,
     rateLimit:
       state.rate === undefined || !Number.isFinite(state.rate) ? null : Math.round(state.rate),
+    // As the summary's `rate`: the mode, the rate in use and the limit found so far.
+    rate: state.rateView ?? null,
   };
 }
 
-/** `progress: 1200/5000 rows (24%), 38 rows/s, ETA 1m40s; updated 1100, failed 3, invalid 97` */
+/**
+ * `progress: 1200/5000 rows (24%), 38 rows/s, ETA 1m40s; updated 1100, failed 3, invalid 97; rate 40/s`
+ * (with `--rate auto`: `rate 142/s (auto; limit found: about 148/s)`)
+ */
 export function plainLine(state: State): string {
   const elapsed = (Date.now() - state.startedAtMs) / 1000;
   const speed = elapsed > 0 ? (state.done - state.skipped) / elapsed : 0;
@@ -202,7 +226,26 @@ export function plainLine(state: State): string {
     total !== undefined && speed > 0 && total > state.done
       ? `, ETA ${formatDuration(((total - state.done) / speed) * 1000)}`
       : '';
-  return `progress: ${state.done}/${total ?? '?'} rows${pct}, ${Math.round(speed)} rows/s${eta}; updated ${state.counts.updated}, failed ${state.counts.failed}, invalid ${state.counts.invalid}`;
+  const rate = state.rateView === undefined ? '' : `; ${rateText(state.rateView, 'running')}`;
+  return `progress: ${state.done}/${total ?? '?'} rows${pct}, ${Math.round(speed)} rows/s${eta}; ${goodCounts(state).join(', ')}, failed ${state.counts.failed}, invalid ${state.counts.invalid}${rate}`;
+}
+
+/**
+ * The counts before `failed`: `updated N` (with `unchanged N` once a run with --state
+ * skipped rows); an import's `created N` (with `updated` and `unchanged` when a sync
+ * has them), then `uncertain N`.
+ */
+function goodCounts(state: State): string[] {
+  const c = state.counts;
+  if (state.importing) {
+    return [
+      `created ${c.created}`,
+      ...(c.updated > 0 ? [`updated ${c.updated}`] : []),
+      ...(c.unchanged > 0 ? [`unchanged ${c.unchanged}`] : []),
+      `uncertain ${c.uncertain}`,
+    ];
+  }
+  return [`updated ${c.updated}`, ...(c.unchanged > 0 ? [`unchanged ${c.unchanged}`] : [])];
 }
 
 export function formatDuration(ms: number): string {

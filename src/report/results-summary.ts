@@ -3,18 +3,21 @@ import { type ResultsRecord, type ResultsScan, scanResultsFile } from '../pipeli
 import { errorKind } from '../pipeline/results/tally.js';
 import type { ResultsLayout, RowStatus } from '../pipeline/results/writer.js';
 
-/** The first two are final and good: a row whose last line has another is left to do. */
+// Appended, never reordered: the index + 1 is a row's code below (1 = updated).
 const STATUSES: readonly RowStatus[] = [
   'updated',
-  'created',
-  'unchanged',
   'failed',
   'invalid',
   'dry-run',
+  'unchanged',
+  'created',
   'uncertain',
   'sending',
 ];
-const GOOD_STATUSES = 3;
+/** The final, good statuses: a row whose last line has another is left to do. */
+const GOOD: ReadonlySet<RowStatus> = new Set<RowStatus>(['updated', 'unchanged', 'created']);
+/** Indexed by a row's code: 1 when that status is good (code 0: no line). */
+const GOOD_CODE = Uint8Array.from([0, ...STATUSES.map((s) => (GOOD.has(s) ? 1 : 0))]);
 
 /** Counts per final status: a row whose last line is an intent (`sending`) is `uncertain`. */
 export type ReportCounts = Record<Exclude<RowStatus, 'sending'>, number>;
@@ -66,7 +69,10 @@ async function scan(path: string, onLine: (record: ResultsRecord) => void): Prom
 export interface RowsState {
   /** The physical line of each row's last line (0: the file has none). */
   lastLineOf: Uint32Array;
-  /** 1 when the row's last line is not `updated` or `created` (a row left to do), else 0. */
+  /**
+   * 1 when the row's last line is not `updated`, `unchanged` or `created` (a row left to
+   * do), else 0.
+   */
   toDo: Uint8Array;
 }
 
@@ -114,12 +120,12 @@ export async function summariseResults(path: string): Promise<ResultsFileSummary
   });
   const counts: ReportCounts = {
     updated: 0,
-    created: 0,
     failed: 0,
     invalid: 0,
     'dry-run': 0,
-    uncertain: 0,
     unchanged: 0,
+    created: 0,
+    uncertain: 0,
   };
   const kindCounts = new Map<number, number>();
   const uncertainRows: number[] = [];
@@ -132,7 +138,7 @@ export async function summariseResults(path: string): Promise<ResultsFileSummary
     counts[final === 'sending' ? 'uncertain' : final]++;
     if (final === 'sending' || final === 'uncertain') uncertainRows.push(row);
     const k = kind[row] ?? -1;
-    if (s > GOOD_STATUSES && k >= 0) kindCounts.set(k, (kindCounts.get(k) ?? 0) + 1);
+    if (GOOD_CODE[s] !== 1 && k >= 0) kindCounts.set(k, (kindCounts.get(k) ?? 0) + 1);
   }
   const topErrors = [...kindCounts.entries()]
     .sort((a, b) => b[1] - a[1])
@@ -148,7 +154,7 @@ export async function summariseResults(path: string): Promise<ResultsFileSummary
     topErrors,
     tornLastLine: scanned.tornLine,
     lastLineOf,
-    toDo: status.map((s) => (s > GOOD_STATUSES ? 1 : 0)),
+    toDo: status.map((s) => (s !== 0 && GOOD_CODE[s] !== 1 ? 1 : 0)),
   };
 }
 

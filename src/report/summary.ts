@@ -1,5 +1,6 @@
 import type { RunSummary } from '../pipeline/run/run-update.js';
 import { formatDuration } from './progress.js';
+import { formatPerSecond, limitFoundText } from './rate-text.js';
 import { safeText } from './safe-text.js';
 
 /** The human summary printed at the end of `update` (docs/output.md). */
@@ -30,6 +31,10 @@ export function formatSummary(summary: RunSummary, resumeCommand: string | undef
           `invalid ${c.invalid}`,
         ]
       : [`updated ${c.updated}`, `failed ${c.failed}`, `invalid ${c.invalid}`];
+  // --state: rows not sent because the API already holds them (dry run: would not be).
+  // A live import lists its own `unchanged` above.
+  if (c.unchanged > 0 && (summary.dryRun || !creating))
+    parts.splice(1, 0, `unchanged ${c.unchanged}`);
   if (c.alreadyDone > 0) {
     const bad = c.alreadyDoneNotUpdated - (c.alreadyUncertain ?? 0);
     const notes = [
@@ -44,11 +49,13 @@ export function formatSummary(summary: RunSummary, resumeCommand: string | undef
     lines.push(
       `  requests: ${summary.requests.sent} sent, ${summary.requests.retried} retried, ${summary.requests.throttled} throttled (429)`,
     );
+    lines.push(`  rate:     ${summaryRate(summary.rate, summary.requests.throttled)}`);
   }
   lines.push(
     `  time:     ${formatDuration(summary.elapsedMs)} (${summary.rowsPerSecond.toFixed(1)} rows/s)`,
   );
   lines.push(`  results:  ${summary.resultsPath}`);
+  if (summary.state !== undefined) lines.push(`  state:    ${stateLine(summary.state)}`);
   if (summary.topErrors.length > 0) {
     lines.push('  most common errors:');
     for (const { error, count } of summary.topErrors) {
@@ -66,11 +73,31 @@ export function formatSummary(summary: RunSummary, resumeCommand: string | undef
   return `${lines.join('\n')}\n`;
 }
 
-/** The summary as one JSON object (`--json`). */
-export function summaryJson(
-  summary: RunSummary,
-  exitCode: number,
-  resumeCommand: string | undefined,
-) {
-  return { ...summary, exitCode, resumeCommand: resumeCommand ?? null };
+/** `auto, ended at 141/s; limit found: about 148/s` or `--rate 10`. */
+function summaryRate(rate: RunSummary['rate'], throttled: number): string {
+  if (rate.mode === 'fixed') {
+    if (rate.maxPerSecond === null) return 'no limit (--rate 0)';
+    const current = rate.currentPerSecond;
+    const lowered =
+      current !== null && current < rate.maxPerSecond
+        ? `, lowered to ${formatPerSecond(current)} by 429s`
+        : '';
+    return `--rate ${rate.maxPerSecond}${lowered}`;
+  }
+  const ended =
+    rate.currentPerSecond === null ? '' : `, ended at ${formatPerSecond(rate.currentPerSecond)}`;
+  // 429s too few or too close together to measure between: saying "no limit found"
+  // would claim there was none (seen: 9 429s in an 8 s run against 150/s).
+  const found =
+    rate.limitFoundPerSecond === null && throttled > 0
+      ? `the API throttled (429) but no limit could be measured (too few 429s, up to --max-rate ${rate.maxPerSecond ?? 'no cap'})`
+      : limitFoundText(rate, 'end');
+  return `auto${ended}; ${found}`;
+}
+
+/** `state: /x/job (1000000 ids, saved in 1.2s)` or why it was not saved. */
+function stateLine(state: NonNullable<RunSummary['state']>): string {
+  if (state.error !== undefined) return `${state.dir}: not saved (${safeText(state.error)})`;
+  if (state.ids === undefined) return `${state.dir} (read only: dry run)`;
+  return `${state.dir} (${state.ids} ids${state.saveMs === undefined ? '' : `, saved in ${(state.saveMs / 1000).toFixed(1)}s`})`;
 }

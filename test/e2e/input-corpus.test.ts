@@ -348,6 +348,23 @@ const CASES: Record<string, Record<string, Case>> = {
       code: 2,
       error: 'latin1.csv line 3: the file is not valid UTF-8',
     },
+    'Windows-1252 bytes: refused, naming --encoding': {
+      file: 'windows-1252.csv',
+      code: 2,
+      error:
+        'windows-1252.csv line 2: the file is not valid UTF-8 (Latin-1 or Windows-1252?); save it as UTF-8, or use --encoding windows-1252',
+    },
+    'ISO-8859-1 bytes: refused, naming --encoding': {
+      file: 'latin1-iso.csv',
+      code: 2,
+      error: 'latin1-iso.csv line 2: the file is not valid UTF-8',
+    },
+    'UTF-16LE tab-separated (Excel "Unicode text"): refused, naming --encoding utf-16le': {
+      file: 'utf16le-tab.csv',
+      code: 2,
+      error:
+        'line 1: the file is UTF-16 text; save it as UTF-8 (CSV UTF-8 in Excel), or use --encoding utf-16le',
+    },
     'UTF-16 with a BOM: refused': {
       file: 'utf16le-bom.csv',
       code: 2,
@@ -385,14 +402,19 @@ const CASES: Record<string, Record<string, Case>> = {
       code: 2,
       error: 'line 1: column name "email" appears twice (columns 2 and 4)',
     },
-    'an empty header name: allowed while its cells are empty': {
+    'an empty header name over data: refused before anything is sent, naming row and column': {
       file: 'empty-header.csv',
-      code: 1,
+      code: 2,
+      error: 'empty-header.csv row 2: column 3 has no header but holds data',
+    },
+    'an empty header name over an empty column (a trailing delimiter): allowed': {
+      file: 'trailing-delimiter.csv',
+      code: 0,
       results: [
         [1, '1', 'updated'],
-        [2, '2', 'invalid', 'column 3 (no header): this column has no header'],
+        [2, '2', 'updated'],
       ],
-      sent: [put('1', '{"name":"Ann"}')],
+      sent: [put('1', '{"name":"Ann"}'), put('2', '{"name":"Bob"}')],
     },
     'padded header names are trimmed': {
       file: 'padded-header.csv',

@@ -32,15 +32,20 @@ function everyVariable(dir: string, baseUrl: string): Record<string, string> {
     CLERK_BULK_API_KEY: KEY,
     CLERK_BULK_CONFIG: config,
     CLERK_BULK_BASE_URL: baseUrl,
-    CLERK_BULK_RATE: '20',
+    CLERK_BULK_RATE: 'auto',
+    CLERK_BULK_MAX_RATE: '200',
     CLERK_BULK_CONCURRENCY: '2',
     CLERK_BULK_RETRIES: '1',
     CLERK_BULK_TIMEOUT: '5000',
     CLERK_BULK_MAP: writeFile(dir, 'map.json', '{"columns": {}}'),
     CLERK_BULK_EMPTY: 'omit',
     CLERK_BULK_DELIMITER: 'comma',
+    CLERK_BULK_ENCODING: 'utf-8',
     CLERK_BULK_LIMIT: '100',
     CLERK_BULK_MAX_ERRORS: '10',
+    // A dry run reads the state without creating or locking it.
+    CLERK_BULK_STATE: join(dir, 'state'),
+    CLERK_BULK_FULL: 'no',
     CLERK_BULK_JSON: 'false',
     CLERK_BULK_QUIET: 'TRUE',
     CLERK_BULK_LOG: 'text',
@@ -54,7 +59,6 @@ function everyVariable(dir: string, baseUrl: string): Record<string, string> {
     CLERK_BULK_RESEND_UNCERTAIN: 'no',
     CLERK_BULK_IMPORT: '0',
     CLERK_BULK_CREATED_OUT: join(dir, 'created.csv'),
-    CLERK_BULK_STATE: join(dir, 'state'),
     CLERK_BULK_INVALID_OUT: join(dir, 'invalid.csv'),
     CLERK_BULK_FAILED_OUT: join(dir, 'failed.csv'),
     // The input the report copies rows from (written by the test as in.csv).
@@ -67,6 +71,11 @@ function everyVariable(dir: string, baseUrl: string): Record<string, string> {
     CLERK_BULK_MOCK_FAIL_RATE: '0',
     CLERK_BULK_MOCK_LATENCY: '0',
     CLERK_BULK_MOCK_SEED: '7',
+    CLERK_BULK_MOCK_RATE_LIMIT_CHANGE: '500@10s',
+    CLERK_BULK_MOCK_LOST_RESPONSE_RATE: '0',
+    CLERK_BULK_MOCK_LOST_RESPONSE_500_RATE: '0',
+    CLERK_BULK_MOCK_BATCH_MAX_CONTACTS: '50',
+    CLERK_BULK_MOCK_BATCH_STATUS: '201',
     CLERK_BULK_DEBUG: '1',
   };
 }
@@ -208,7 +217,10 @@ describe('usage', () => {
   it('shows numeric options as numbers with their defaults, and where else options come from', async () => {
     const res = await runCli(['update', '--help']);
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/--rate .*\[number\] \[default: 10\]/);
+    expect(res.stdout).toMatch(/--concurrency .*\[number\] \[default: 5\]/);
+    // A number or a word: yargs labels it a string; the text says `auto`.
+    expect(res.stdout).toMatch(/--rate .*or auto[^\n]*\s+\[string\] \[default: 10\]/);
+    expect(res.stdout).toMatch(/--max-rate .*\s+\[number\] \[default: 1000\]/);
     expect(res.stdout).toMatch(/--timeout .*\[number\] \[default: 30000\]/);
     expect(res.stdout).toMatch(/CLERK_CHAT_API_KEY/);
     expect(res.stdout).toMatch(/CLERK_BULK_DRY_RUN/);

@@ -41,7 +41,7 @@ describe('output for people and for cron', () => {
     const lines = res.stderr.split('\n').filter((l) => l.startsWith('progress: '));
     expect(lines.length).toBeGreaterThanOrEqual(1);
     expect(lines.at(-1)).toMatch(
-      /^progress: 300\/300 rows \(100%\), \d+ rows\/s; updated 299, failed 0, invalid 1$/,
+      /^progress: 300\/300 rows \(100%\), \d+ rows\/s; updated 299, failed 0, invalid 1; rate 200\/s$/,
     );
     expect(res.stdout).toMatch(/updated 299, failed 0, invalid 1 \(of 300 read\)/);
     expect(res.stdout).toMatch(/most common errors:\n\s+1 {2}email: not a valid email address/);

@@ -161,13 +161,16 @@ describe('the sidecar is only written for an input that stayed put', () => {
       baseUrl: bed.server.url,
       ratePerSecond: 0,
       events: {
-        row() {
-          if (edited) return;
+        // Once the last row is read: an edit the reader meets stops the run instead
+        // (E_INPUT_CHANGED, see stops.test.ts); this one only the sidecar can notice.
+        row(line) {
+          if (edited || line.row !== ROWS) return;
           edited = true;
           appendFileSync(input, '999,Late Row,late@example.com\n');
         },
       },
     });
+    expect(edited).toBe(true);
     expect(summary.stopped).toBeUndefined();
     expect(existsSync(`${out}.complete.json`)).toBe(false);
   });

@@ -2,7 +2,7 @@
 // the input breaking after requests went out, --out naming the input, a signal that
 // comes when every row is already on its way, and the resume command it prints.
 // (Rows with the same id on resume: test/scenario/same-id.test.ts.)
-import { appendFileSync, linkSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, linkSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -24,7 +24,7 @@ describe('the input breaks after requests went out', () => {
   it('finishes and records the rows in flight, exits 3 and prints the resume command', async () => {
     bed.server.configure({ latencyMs: [5, 10] });
     // 1 KB rows: the reader is well behind the end of the file when the first rows land,
-    // so bytes appended then are read in this run, after the up-front file check.
+    // so it notices bytes appended then, after the up-front file check.
     const rows = Array.from({ length: 2_000 }, (_, i) => [`${i + 1}`, 'x'.repeat(1_000)]);
     const good = csv(['id', 'data.note'], rows);
     const input = writeFile(bed.dir, 'in.csv', good);
@@ -36,8 +36,9 @@ describe('the input breaks after requests went out', () => {
     const res = await done;
 
     expect(res.code).toBe(3);
+    // Rows appended during the run are not read: the file no longer is the one checked.
     expect(res.stderr).toMatch(
-      /in\.csv line 2002: .*not valid UTF-8.*stopped there after \d+ requests/,
+      /in\.csv: the file changed while it was being read \(it grew .*stopped there after \d+ requests/,
     );
     expect(res.stderr).toMatch(/to continue once that is fixed: clerk-bulk update .* --resume/);
     expect(res.stderr).not.toMatch(/\n\s+at /);
@@ -52,11 +53,39 @@ describe('the input breaks after requests went out', () => {
     writeFileSync(input, good);
     const command = /to continue once that is fixed: clerk-bulk (.*)/.exec(res.stderr)?.[1] ?? '';
     const resumed = await runCli(command.split(' '), { env });
-    expect(resumed.code).toBe(0);
+    expect(resumed.code, resumed.stderr).toBe(0);
     const final = lastLinePerRow(readResults(out));
     expect(final.size).toBe(2_000);
     expect([...final.values()].every((l) => l.status === 'updated')).toBe(true);
     expect(puts().length).toBe(2_000);
+  });
+
+  it('notices the file was truncated, never sends the cut row, exits 3 with the resume command', async () => {
+    bed.server.configure({ latencyMs: [5, 10] });
+    const note = (n: number) => `${n}-${'x'.repeat(1_000)}`;
+    const text = csv(
+      ['id', 'data.note'],
+      Array.from({ length: 2_000 }, (_, i) => [`${i + 1}`, note(i + 1)]),
+    );
+    const input = writeFile(bed.dir, 'in.csv', text);
+    const out = join(bed.dir, 'out.csv');
+    const args = updateArgv(input, out, bed.server.url);
+    const { done } = spawnCli([...args, '--rate', '0', '--concurrency', '8', '--quiet'], env);
+    await waitForLines(out, 20);
+    // Cut inside row 1,500's value, far ahead of the reader.
+    truncateSync(input, text.indexOf('\n1500,') + 100);
+    const res = await done;
+
+    expect(res.code, res.stderr).toBe(3);
+    expect(res.stderr).toMatch(
+      /in\.csv: the file changed while it was being read \(it shrank .*stopped there after \d+ requests/,
+    );
+    expect(res.stderr).toMatch(/to continue once that is fixed: clerk-bulk update .* --resume/);
+    const sent = puts();
+    expect(sent.length).toBeGreaterThanOrEqual(20);
+    expect(sent.length).toBeLessThan(1_500);
+    for (const r of sent) expect(r.body).toEqual({ data: { note: note(Number(r.id)) } });
+    expect(readResults(out).length).toBe(sent.length);
   });
 });
 

@@ -8,7 +8,7 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { InputFileError, UsageError } from '../../errors.js';
+import { InputFileError, InterruptedError, UsageError } from '../../errors.js';
 
 /** The input "path" that means stdin. */
 export const STDIN = '-';
@@ -20,8 +20,25 @@ export interface SpooledInput {
   remove(): void;
 }
 
+/** Options of {@link spoolStdin}. */
+export interface SpoolOptions {
+  /** Where SIGINT and SIGTERM come from. @default process */
+  signals?: NodeJS.EventEmitter;
+}
+
+/**
+ * Copy stdin to a private temporary file. A SIGINT or SIGTERM during the copy stops
+ * it at once and removes the copy: the copy waits on the writer of the pipe, which
+ * may never finish, and the update command's own handlers (finish the requests in
+ * flight, then abandon them) have nothing to act on yet, so before this the first
+ * two Ctrl-C did nothing and the third exited leaving the copy behind.
+ *
+ * @throws UsageError `E_STDIN_TTY`; InputFileError `E_INPUT_UNREADABLE`;
+ * InterruptedError (exit 130 or 143) when a signal stops the copy.
+ */
 export async function spoolStdin(
   stdin: NodeJS.ReadableStream & { isTTY?: boolean },
+  options: SpoolOptions = {},
 ): Promise<SpooledInput> {
   if (stdin.isTTY === true) {
     throw new UsageError(
@@ -32,16 +49,42 @@ export async function spoolStdin(
   const dir = mkdtempSync(join(tmpdir(), 'clerk-bulk-stdin-'));
   const remove = () => rmSync(dir, { recursive: true, force: true });
   const path = join(dir, 'stdin.csv');
+  const signals = options.signals ?? process;
+  const stop = new AbortController();
+  let caught: 'SIGINT' | 'SIGTERM' | undefined;
+  const onInt = () => {
+    caught ??= 'SIGINT';
+    stop.abort();
+  };
+  const onTerm = () => {
+    caught ??= 'SIGTERM';
+    stop.abort();
+  };
+  signals.on('SIGINT', onInt);
+  signals.on('SIGTERM', onTerm);
+  // A closed terminal stops the copy as SIGTERM does (exit 143).
+  signals.on('SIGHUP', onTerm);
   try {
-    await pipeline(stdin, createWriteStream(path, { mode: 0o600 }));
+    await pipeline(stdin, createWriteStream(path, { mode: 0o600 }), { signal: stop.signal });
   } catch (cause) {
     remove();
+    if (caught !== undefined) {
+      throw new InterruptedError(
+        `${STDIN_NAME}: ${caught} while copying the input; stopped, nothing was sent`,
+        caught,
+        { cause },
+      );
+    }
     throw new InputFileError(
       `cannot read it: ${(cause as Error).message}`,
       'E_INPUT_UNREADABLE',
       { file: STDIN_NAME },
       { cause },
     );
+  } finally {
+    signals.off('SIGINT', onInt);
+    signals.off('SIGTERM', onTerm);
+    signals.off('SIGHUP', onTerm);
   }
   return { path, remove };
 }

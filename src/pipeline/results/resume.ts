@@ -96,7 +96,7 @@ export async function loadResumePlan(
           // A refused key is the run's fault, not the row's: always send those again.
           const authRefused = httpStatus === '401' || httpStatus === '403';
           state = authRefused || options.retryFailed ? NOT_DONE : DONE_FAILED;
-        } else state = NOT_DONE; // dry-run lines never count as sent
+        } else state = NOT_DONE; // dry-run lines never count as sent; unchanged ones are checked again (cheap)
         const wasDone = before === DONE || before === DONE_FAILED || before === DONE_INVALID;
         const isDone = state !== NOT_DONE;
         if (!wasDone && isDone) doneCount++;

@@ -103,7 +103,7 @@ async function sha256OfFile(path: string): Promise<string> {
  * and the tool version.
  */
 export function optionsFingerprint(
-  options: Pick<UpdateOptions, 'mapping' | 'empty' | 'delimiter'>,
+  options: Pick<UpdateOptions, 'mapping' | 'empty' | 'delimiter' | 'encoding'>,
 ): string {
   const shape = [
     TOOL_VERSION,
@@ -111,6 +111,8 @@ export function optionsFingerprint(
     options.empty ?? 'omit',
     options.delimiter ?? null,
   ];
+  // Appended only when set, so sidecars of UTF-8 runs stay valid across this change.
+  if (options.encoding !== undefined && options.encoding !== 'utf-8') shape.push(options.encoding);
   return createHash('sha256').update(JSON.stringify(shape)).digest('hex');
 }
 

@@ -8,12 +8,15 @@ export interface StatusCounts {
   failed: number;
   invalid: number;
   'dry-run': number;
+  /**
+   * `--state`: rows not sent because the API already holds their payload (update: the
+   * id's last confirmed payload; import and sync: the key's contact).
+   */
+  unchanged: number;
   /** Import: contacts created. */
   created: number;
   /** Import: sent, outcome unknown (never re-sent on their own). */
   uncertain: number;
-  /** Import and sync with a job state: the key's contact already holds this payload. */
-  unchanged: number;
 }
 
 /** Every count at zero. */
@@ -23,9 +26,9 @@ export function zeroCounts(): StatusCounts {
     failed: 0,
     invalid: 0,
     'dry-run': 0,
+    unchanged: 0,
     created: 0,
     uncertain: 0,
-    unchanged: 0,
   };
 }
 

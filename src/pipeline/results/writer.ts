@@ -35,8 +35,10 @@ export const IMPORT_RESULTS_COLUMNS = [
 export type ResultsLayout = 'update' | 'import';
 
 /**
- * `created` and `uncertain` are import's, `unchanged` a key the job state already holds
- * with this payload (import and sync with `--state`); `sending` is import's intent line, written
+ * `unchanged` (with `--state`): update: the payload equals the one the API last
+ * confirmed for the id, so the row was not sent (attempts 0; resume checks such rows
+ * again); import and sync: the key's contact already holds this payload.
+ * `created` and `uncertain` are import's; `sending` is import's intent line, written
  * before a create goes out and followed by the row's outcome (a row whose last line is
  * `sending` was in flight when its run died: resume makes it `uncertain`).
  */
@@ -45,9 +47,9 @@ export type RowStatus =
   | 'failed'
   | 'invalid'
   | 'dry-run'
+  | 'unchanged'
   | 'created'
   | 'uncertain'
-  | 'unchanged'
   | 'sending';
 
 /** One row's final outcome in this run. */
@@ -109,12 +111,23 @@ export function refuseNonRegularResults(path: string): void {
 }
 
 /**
+ * Bytes of `unchanged` lines held before one write(2). A lost `unchanged` line costs
+ * nothing: resume and the state treat the row as not done and check it again.
+ */
+export const UNCHANGED_BUFFER_BYTES = 64 * 1024;
+
+/**
  * Append-only results file. Every line is written with one `write(2)` as the row
  * finishes: nothing is buffered in the process, so `kill -9` loses at most the rows
- * still in flight, and a full disk shows up at the row that hit it.
+ * still in flight, and a full disk shows up at the row that hit it. The one exception
+ * is {@link ResultsWriter.writeUnchanged}: those lines record no request, so they are
+ * gathered into 64 KB writes (1M unchanged rows: ~16,000 writes instead of 1M).
  */
 export class ResultsWriter {
   private fd: number | undefined;
+  /** `unchanged` lines not yet written; always written before any other line. */
+  private pending: string[] = [];
+  private pendingBytes = 0;
   readonly path: string;
   private readonly redact: (text: string) => string;
   readonly layout: ResultsLayout;
@@ -169,7 +182,9 @@ export class ResultsWriter {
 
   /** Write one row's outcome. Throws ResultsWriteError when the disk refuses. */
   write(line: ResultLine): void {
-    this.writeRaw(formatResultLine(line, this.redact, this.layout), true);
+    const text = formatResultLine(line, this.redact, this.layout);
+    if (this.pending.length > 0) this.writeRaw(this.takePending() + text, true);
+    else this.writeRaw(text, true);
   }
 
   /**
@@ -179,7 +194,31 @@ export class ResultsWriter {
   writeAll(lines: readonly ResultLine[]): void {
     if (lines.length === 0) return;
     const text = lines.map((line) => formatResultLine(line, this.redact, this.layout)).join('');
-    this.writeRaw(text, true);
+    this.writeRaw(this.takePending() + text, true);
+  }
+
+  /**
+   * Write an `unchanged` line, batched (see {@link UNCHANGED_BUFFER_BYTES}): it reaches
+   * the file with the next other line, when the batch is full, or at {@link flush} /
+   * {@link close}.
+   */
+  writeUnchanged(line: ResultLine): void {
+    const text = formatResultLine(line, this.redact, this.layout);
+    this.pending.push(text);
+    this.pendingBytes += text.length;
+    if (this.pendingBytes >= UNCHANGED_BUFFER_BYTES) this.flush();
+  }
+
+  /** Write the batched `unchanged` lines now. */
+  flush(): void {
+    if (this.pending.length > 0) this.writeRaw(this.takePending(), true);
+  }
+
+  private takePending(): string {
+    const text = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    return text;
   }
 
   private writeRaw(text: string, midRun = false): void {
@@ -207,7 +246,20 @@ export class ResultsWriter {
     }
   }
 
+  /**
+   * Write what is batched, then close. A write that fails here throws (after closing):
+   * the lines lost are `unchanged` ones, which the next run checks again.
+   */
   close(): void {
+    if (this.fd === undefined) return;
+    try {
+      this.flush();
+    } finally {
+      this.closeFd();
+    }
+  }
+
+  private closeFd(): void {
     if (this.fd === undefined) return;
     const fd = this.fd;
     this.fd = undefined;
@@ -224,7 +276,19 @@ export function formatResultLine(
   redact: (text: string) => string = (t) => t,
   layout: ResultsLayout = 'update',
 ): string {
-  const lead = layout === 'import' ? [line.row, escapeControl(line.key ?? '')] : [line.row];
+  // Most lines need no quoting, escaping or formula guard: built directly, they cost
+  // a fraction of a csv-stringify call (which validates its options on every call), the
+  // largest share of the writer's time in a run of 1M `unchanged` lines.
+  const key = line.key ?? '';
+  if (
+    (line.error === undefined || line.error === '') &&
+    PLAIN_CELL.test(line.id) &&
+    (layout === 'update' || key === '' || PLAIN_CELL.test(key))
+  ) {
+    const lead = layout === 'import' ? `${line.row},${key}` : `${line.row}`;
+    return `${lead},${line.id},${line.status},${line.httpStatus ?? ''},${line.attempts},,${line.sha256},${line.finishedAt.toISOString()}\n`;
+  }
+  const lead = layout === 'import' ? [line.row, escapeControl(key)] : [line.row];
   return stringify(
     [
       [
@@ -241,6 +305,15 @@ export function formatResultLine(
     { escape_formulas: true, eof: true, record_delimiter: 'unix' },
   );
 }
+
+/**
+ * A cell csv-stringify would write as it is: not empty, no quote, comma or control
+ * character, and no first character a spreadsheet reads as a formula (csv-stringify's
+ * `escape_formulas` list, fullwidth forms included).
+ */
+const PLAIN_CELL =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters need escaping
+  /^[^=+\-@\t\r",\u0000-\u001f\u007f\uff1d\uff0b\uff0d\uff20][^",\u0000-\u001f\u007f]*$/;
 
 /** Errors are one readable line: collapse line breaks and other control characters. */
 function oneLine(text: string): string {

@@ -16,7 +16,7 @@ export interface RecorderOptions {
 }
 
 export class RowRecorder {
-  readonly #writer: Pick<ResultsWriter, 'write'>;
+  readonly #writer: Pick<ResultsWriter, 'write'> & Partial<Pick<ResultsWriter, 'writeUnchanged'>>;
   readonly #events: RunEvents;
   readonly #stopper: Stopper;
   readonly #maxErrors: number | undefined;
@@ -24,7 +24,10 @@ export class RowRecorder {
   /** The error that ended the run (a write that failed, a task that threw). */
   #fatal: unknown;
 
-  constructor(writer: Pick<ResultsWriter, 'write'>, options: RecorderOptions) {
+  constructor(
+    writer: Pick<ResultsWriter, 'write'> & Partial<Pick<ResultsWriter, 'writeUnchanged'>>,
+    options: RecorderOptions,
+  ) {
     this.#writer = writer;
     this.#events = options.events;
     this.#stopper = options.stopper;
@@ -54,6 +57,23 @@ export class RowRecorder {
       );
       this.#stopper.stop('max-errors');
     }
+  }
+
+  /**
+   * Write down an `unchanged` row (`--state`): batched by the writer, since a lost
+   * `unchanged` line only means the row is checked again next time.
+   */
+  recordUnchanged(line: ResultLine): void {
+    if (this.#fatal !== undefined) return;
+    try {
+      if (this.#writer.writeUnchanged === undefined) this.#writer.write(line);
+      else this.#writer.writeUnchanged(line);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.#tally.addLine(line);
+    this.#events.row?.(line, this.#tally.counts);
   }
 
   /** End the run for `err` (the first one counts), abandoning requests in flight. */

@@ -6,7 +6,7 @@
  * create is not idempotent: each batch's intent is written before it goes out, and a
  * row that may have been created is never sent again on its own (`uncertain`).
  */
-import { DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE } from '../../defaults.js';
+import { DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
 import { AdaptiveLimiter } from '../limit/limiter.js';
 import { outcomeError, updateBodyFor } from '../payload/to-payload.js';
 import type { SkippedCounts } from '../results/sidecar.js';
@@ -22,7 +22,7 @@ import { type PreparedRun, prepareRun } from './prepare.js';
 import { RowRecorder } from './recorder.js';
 import { createRowSender, stoppedMidway } from './run-update.js';
 import { Stopper } from './stopper.js';
-import { buildSummary } from './summary.js';
+import { buildSummary, runRate } from './summary.js';
 import type { ImportOptions, RunEvents, RunSummary } from './types.js';
 
 export { DEFAULT_BATCH_SIZE };
@@ -35,8 +35,11 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
   const startedAt = Date.now();
   const events = options.events ?? {};
   const prepared = await prepareRun(options, startFingerprint(options));
-  if (prepared.complete !== undefined) throw new Error('an import has no complete-run record');
-  const { source, writer } = prepared;
+  if (prepared.complete !== undefined) {
+    prepared.lock.release();
+    throw new Error('an import has no complete-run record');
+  }
+  const { source, writer, lock } = prepared;
   const concurrency = options.concurrency ?? 5;
   let client: ContactClient | undefined;
   let keys: KeyTable | undefined;
@@ -48,10 +51,20 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
       );
     }
     const limiter = new AdaptiveLimiter({
-      ratePerSecond: options.ratePerSecond ?? 10,
+      ratePerSecond: options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND,
       concurrency,
-      onRateChange: (rate, reason) => events.rate?.(rate, reason),
+      ...(options.maxRatePerSecond === undefined
+        ? {}
+        : { maxRatePerSecond: options.maxRatePerSecond }),
+      ...(options.knownLimitPerSecond === undefined
+        ? {}
+        : { knownLimitPerSecond: options.knownLimitPerSecond }),
+      onRateChange: (rate, reason) => {
+        events.rate?.(rate, reason);
+        events.rateView?.(runRate(limiter.rateView));
+      },
     });
+    events.rateView?.(runRate(limiter.rateView));
     if (options.dryRun !== true) {
       client = createContactClient({
         baseUrl: options.baseUrl ?? 'https://web-api.clerk.chat',
@@ -120,13 +133,18 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
       stopped: stopper.reason,
       readAll: read.readAll,
       topErrors: recorder.topErrors(),
+      rate: runRate(limiter.rateView),
     });
     return { ...summary, operation: 'create' };
   } finally {
     source.close();
-    writer.close();
-    keys?.close();
-    await client?.close();
+    try {
+      writer.close();
+    } finally {
+      keys?.close();
+      await client?.close();
+      lock.release();
+    }
   }
 }
 

@@ -6,6 +6,7 @@
  * tally), skips.ts (resume), summary.ts; send/ holds the row sender, the retry policy
  * and the outage monitor.
  */
+import { DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
 import { InputFileError, ResultsWriteError, RunAbortedError } from '../../errors.js';
 import { AdaptiveLimiter } from '../limit/limiter.js';
 import { outcomeError } from '../payload/to-payload.js';
@@ -14,13 +15,14 @@ import { type ContactClient, contactPath, createContactClient } from '../send/cl
 import { OutageMonitor } from '../send/outage.js';
 import { RETRY_BASE_DELAY_MS } from '../send/retry-policy.js';
 import { RowSender, type RowSenderOptions } from '../send/row-sender.js';
+import { type JobState, type RunInfo, StateWriteError } from '../state/index.js';
 import { OrderedWindow } from './ordered-window.js';
 import { type CompletedRun, type PreparedRun, prepareRun } from './prepare.js';
 import { RowRecorder } from './recorder.js';
 import { ResumeSkips } from './skips.js';
 import { Stopper } from './stopper.js';
-import { buildSummary, NO_ROWS, NO_SKIPS } from './summary.js';
-import type { RunEvents, RunSummary, UpdateOptions } from './types.js';
+import { buildSummary, NO_ROWS, NO_SKIPS, plannedRate, runRate } from './summary.js';
+import type { RunEvents, RunSummary, StateOutcome, UpdateOptions } from './types.js';
 
 export {
   OUTAGE_FIRST_PAUSE_MS,
@@ -34,7 +36,14 @@ export {
   RETRY_BASE_DELAY_MS,
   RETRY_MAX_DELAY_MS,
 } from '../send/retry-policy.js';
-export type { RunEvents, RunSummary, StopReason, UpdateOptions } from './types.js';
+export type {
+  RunEvents,
+  RunRate,
+  RunSummary,
+  StateOutcome,
+  StopReason,
+  UpdateOptions,
+} from './types.js';
 
 /**
  * Run the main job: stream `input`, validate every row, PUT the valid ones through the
@@ -47,16 +56,29 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const events = options.events ?? {};
   const fingerprint = startFingerprint(options);
   const prepared = await prepareRun(options, fingerprint);
-  if (prepared.complete !== undefined) return alreadyComplete(prepared, options, startedAt);
-  const { source, writer, resume } = prepared;
+  if (prepared.complete !== undefined) {
+    prepared.lock.release();
+    return alreadyComplete(prepared, options, startedAt);
+  }
+  const { source, writer, resume, state, lock } = prepared;
   const concurrency = options.concurrency ?? 5;
   let client: ContactClient | undefined;
   try {
     const limiter = new AdaptiveLimiter({
-      ratePerSecond: options.ratePerSecond ?? 10,
+      ratePerSecond: options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND,
       concurrency,
-      onRateChange: (rate, reason) => events.rate?.(rate, reason),
+      ...(options.maxRatePerSecond === undefined
+        ? {}
+        : { maxRatePerSecond: options.maxRatePerSecond }),
+      ...(options.knownLimitPerSecond === undefined
+        ? {}
+        : { knownLimitPerSecond: options.knownLimitPerSecond }),
+      onRateChange: (rate, reason) => {
+        events.rate?.(rate, reason);
+        events.rateView?.(runRate(limiter.rateView));
+      },
     });
+    events.rateView?.(runRate(limiter.rateView));
     if (options.dryRun !== true) {
       client = createContactClient({
         baseUrl: options.baseUrl ?? 'https://web-api.clerk.chat',
@@ -64,6 +86,8 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
         timeoutMs: options.timeoutMs ?? 30_000,
         connections: concurrency,
       });
+      // After the results file is open (a resume's torn line cut), before any request.
+      state?.startRun(options.out);
     }
     const stopper = new Stopper({
       signal: options.signal,
@@ -81,11 +105,37 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       sender,
       skips,
       window,
+      state,
     });
     await window.drain();
     stopper.dispose();
     await limiter.stop();
     const requests = sender?.requests ?? { sent: 0, throttled: 0, retried: 0 };
+    // The batched `unchanged` lines go out before the state folds the file.
+    try {
+      writer.close();
+    } catch (err) {
+      recorder.fail(err);
+    }
+    const counts = { ...recorder.counts };
+    const stateOutcome =
+      state === undefined
+        ? undefined
+        : options.dryRun === true
+          ? { dir: state.dir }
+          : await commitState(state, {
+              startedAt: new Date(startedAt),
+              finishedAt: new Date(),
+              rows: read.rowsRead,
+              updated: counts.updated,
+              unchanged: counts.unchanged,
+              failed: counts.failed,
+              other: Math.max(0, read.rowsRead - counts.updated - counts.unchanged - counts.failed),
+              stopped:
+                stopper.reason ??
+                (recorder.fatal !== undefined || read.error !== undefined ? 'aborted' : undefined),
+              resume: options.resume === true,
+            });
     if (recorder.fatal !== undefined) throw recorder.fatal;
     if (read.error !== undefined) throw stoppedMidway(read.error, requests.sent, options.out);
     const summary = buildSummary({
@@ -93,14 +143,16 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       resultsPath: options.out,
       dryRun: options.dryRun === true,
       rowsRead: read.rowsRead,
-      counts: { ...recorder.counts },
+      counts,
       skipped: { ...(skips?.counts ?? NO_SKIPS) },
       requests,
       elapsedMs: Date.now() - startedAt,
       stopped: stopper.reason,
       readAll: read.readAll,
       topErrors: recorder.topErrors(),
+      rate: runRate(limiter.rateView),
     });
+    if (stateOutcome !== undefined) summary.state = stateOutcome;
     const skipped = skips?.counts;
     await recordCompleteRun(fingerprint, summary, {
       out: options.out,
@@ -110,8 +162,29 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     return summary;
   } finally {
     source.close();
-    writer.close();
+    try {
+      writer.close();
+    } catch {
+      // Already reported above, or the run is failing for another reason.
+    }
     await client?.close();
+    state?.close();
+    lock.release();
+  }
+}
+
+/**
+ * Record the run in the job state, whatever stopped it (the results file is the
+ * journal: folding it is always right). A save that fails is reported in the summary
+ * (the CLI exits 3), not thrown: the run's own outcome still stands.
+ */
+async function commitState(state: JobState, run: RunInfo): Promise<StateOutcome> {
+  try {
+    const result = await state.commit(run);
+    return { dir: state.dir, ids: result.count, saveMs: result.foldMs + result.saveMs };
+  } catch (err) {
+    if (!(err instanceof StateWriteError)) throw err;
+    return { dir: state.dir, error: err.message };
   }
 }
 
@@ -130,6 +203,7 @@ function alreadyComplete(run: CompletedRun, options: UpdateOptions, startedAt: n
     stopped: undefined,
     readAll: true,
     topErrors: [],
+    rate: plannedRate(options),
   });
   const events = options.events;
   events?.start?.({
@@ -165,6 +239,8 @@ interface ReadContext {
   sender: RowSender | undefined;
   skips: ResumeSkips | undefined;
   window: OrderedWindow;
+  /** `--state`: rows it holds already are recorded `unchanged` instead of sent. */
+  state: JobState | undefined;
 }
 
 /** How reading went. */
@@ -185,9 +261,10 @@ interface ReadOutcome {
 async function readRows(
   prepared: PreparedRun,
   options: UpdateOptions,
-  { events, stopper, recorder, sender, skips, window }: ReadContext,
+  { events, stopper, recorder, sender, skips, window, state }: ReadContext,
 ): Promise<ReadOutcome> {
   const { source, validate } = prepared;
+  const full = options.full === true;
   let rowsRead = 0;
   try {
     for await (const input of source.rows) {
@@ -215,6 +292,28 @@ async function readRows(
         continue;
       }
       const { body } = outcome;
+      if (state !== undefined) {
+        // In file order, where rows are taken: an id sent earlier in this run (or by a
+        // killed run since the last commit) is never `unchanged` (see isUnchanged).
+        if (!full && state.isUnchanged(id, sha256)) {
+          recorder.recordUnchanged({
+            row,
+            id,
+            status: 'unchanged',
+            attempts: 0,
+            sha256,
+            finishedAt: new Date(),
+          });
+          continue;
+        }
+        try {
+          state.noteSending(id);
+        } catch (err) {
+          // Like a results line that cannot be written: this row is not sent.
+          recorder.fail(err);
+          return { rowsRead, readAll: false, error: undefined };
+        }
+      }
       if (sender === undefined) {
         events.dryRun?.({ row, id, path: contactPath(id), body });
         recorder.record({

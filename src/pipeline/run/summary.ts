@@ -3,9 +3,11 @@
  * resume of a finished run that read none (the sidecar's fast path), so that both say
  * the same thing about the same results file.
  */
+import { DEFAULT_MAX_RATE_PER_SECOND, DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
+import type { RateView } from '../limit/limiter.js';
 import type { SkippedCounts } from '../results/sidecar.js';
 import { type StatusCounts, zeroCounts } from '../results/tally.js';
-import type { RequestCounts, RunSummary, StopReason } from './types.js';
+import type { RequestCounts, RunRate, RunSummary, StopReason, UpdateOptions } from './types.js';
 
 export interface SummaryFacts {
   input: string;
@@ -23,6 +25,7 @@ export interface SummaryFacts {
   /** The reader got to the end of the file (or of `limit`) without being stopped. */
   readAll: boolean;
   topErrors: Array<{ error: string; count: number }>;
+  rate: RunRate;
 }
 
 /** No rows: what a run that sent nothing starts from. */
@@ -61,5 +64,43 @@ export function buildSummary(facts: SummaryFacts): RunSummary {
     stopped: interruptedNothing ? undefined : facts.stopped,
     unfinished: Math.max(0, facts.rowsRead - finished - alreadyDone),
     topErrors: facts.topErrors,
+    rate: facts.rate,
+  };
+}
+
+/** Requests per second for display and JSON: 0.1 steps; null for none or unlimited. */
+function perSecond(value: number | undefined): number | null {
+  return value === undefined || !Number.isFinite(value) ? null : Math.round(value * 10) / 10;
+}
+
+/** The limiter's rate view as the run reports it (progress, `--log json`, summary). */
+export function runRate(view: Readonly<RateView>): RunRate {
+  return {
+    mode: view.mode,
+    currentPerSecond: perSecond(view.currentRatePerSecond),
+    limitFoundPerSecond: perSecond(view.limitFoundPerSecond),
+    maxPerSecond: perSecond(view.maxRatePerSecond),
+  };
+}
+
+/** The rate a run would have used, for a run that sent nothing (nothing left to do). */
+export function plannedRate(
+  options: Pick<UpdateOptions, 'ratePerSecond' | 'maxRatePerSecond' | 'knownLimitPerSecond'>,
+): RunRate {
+  const rate = options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND;
+  if (rate === 'auto') {
+    return {
+      mode: 'auto',
+      currentPerSecond: null,
+      limitFoundPerSecond: perSecond(options.knownLimitPerSecond),
+      maxPerSecond: perSecond(options.maxRatePerSecond ?? DEFAULT_MAX_RATE_PER_SECOND),
+    };
+  }
+  const fixed = rate > 0 ? rate : undefined;
+  return {
+    mode: 'fixed',
+    currentPerSecond: perSecond(fixed),
+    limitFoundPerSecond: null,
+    maxPerSecond: perSecond(fixed),
   };
 }

@@ -1,3 +1,4 @@
+import type { InputEncoding } from '../input/open-rows.js';
 /**
  * The run's public shapes: its options, the events it reports and the summary it
  * returns. Types only, so that any module (the sidecar, the report) can name them
@@ -27,8 +28,23 @@ export interface UpdateOptions {
   apiKey?: string;
   /** @default 'https://web-api.clerk.chat' */
   baseUrl?: string;
-  /** Requests per second at most; 0 for no limit. @default 10 */
-  ratePerSecond?: number;
+  /**
+   * Requests per second at most; 0 for no limit; `'auto'` finds the API's limit from
+   * its 429s and holds just under it (docs/performance.md). @default 10
+   */
+  ratePerSecond?: number | 'auto';
+  /**
+   * `'auto'` only (ignored with a numeric rate): the search never goes above this,
+   * requests per second. @default 1000
+   */
+  maxRatePerSecond?: number;
+  /**
+   * `'auto'` only: the limit an earlier run of the same job found (its summary's
+   * `rate.limitFoundPerSecond`, kept in the job state). The run starts just under it
+   * instead of at 10/s, still backing off on a 429 and probing upward.
+   * @default undefined (slow start from 10/s)
+   */
+  knownLimitPerSecond?: number;
   /** Requests in flight at most. @default 5 */
   concurrency?: number;
   /** Retries for 429, 5xx, timeouts and network errors. @default 5 */
@@ -41,6 +57,8 @@ export interface UpdateOptions {
   empty?: 'omit' | 'null';
   /** Field delimiter; detected from the header when absent. */
   delimiter?: string;
+  /** Character encoding of the input (UTF-8 is checked strictly). @default 'utf-8' */
+  encoding?: InputEncoding;
   /** Process only the first N data rows. */
   limit?: number;
   /** Abort after this many failed rows. */
@@ -54,6 +72,15 @@ export interface UpdateOptions {
   signal?: AbortSignal;
   /** Aborting it also abandons requests in flight (their rows are re-sent on resume). */
   forceSignal?: AbortSignal;
+  /**
+   * Job state directory (created on first use): rows whose payload equals the one the
+   * API last confirmed for their id are not sent but recorded `unchanged`; the state
+   * then records what this run confirmed (docs/state.md). It assumes nobody changed
+   * these contacts in Clerk Chat since; `full` repairs that.
+   */
+  state?: string;
+  /** With `state`: send every row, unchanged or not; the state is still updated. @default false */
+  full?: boolean;
   /** Progress and messages; every method optional. */
   events?: RunEvents;
 }
@@ -91,6 +118,11 @@ export interface RunEvents {
   retry?(info: { row: number; attempt: number; reason: string; delayMs: number }): void;
   /** The adaptive rate changed. */
   rate?(ratePerSecond: number, reason: 'throttled' | 'recovered'): void;
+  /**
+   * The rate in use and the limit found: once before the first request, then with
+   * every visible change (each `rate` event).
+   */
+  rateView?(view: RunRate): void;
   /** Something the operator should know (rate lowered, outage pause...). */
   warn?(message: string): void;
   /** Dry run: the request that would be sent (an import's `path` is the create's). */
@@ -123,6 +155,42 @@ export interface RunSummary {
   /** Rows read but left unfinished (stopped run): a resume sends them. */
   unfinished: number;
   topErrors: Array<{ error: string; count: number }>;
+  /** The rate: fixed, or what `--rate auto` found. Always present; null means none. */
+  rate: RunRate;
+  /** With `state`: what became of the job state; undefined without one. */
+  state?: StateOutcome;
+}
+
+/**
+ * The rate of a run, requests per second rounded to 0.1; null where there is no
+ * figure (unlimited, or no limit found), so that JSON shows every key.
+ */
+export interface RunRate {
+  mode: 'fixed' | 'auto';
+  /** The rate in force (at the end, for the summary); null when unlimited. */
+  currentPerSecond: number | null;
+  /**
+   * `'auto'`: the API's limit as measured from its 429s (or the one given as
+   * `knownLimitPerSecond`); null when none was found up to `maxPerSecond`. A job state
+   * keeps it for the next run's `knownLimitPerSecond`.
+   */
+  limitFoundPerSecond: number | null;
+  /** `--rate` (fixed) or `--max-rate` (auto); null when unlimited. */
+  maxPerSecond: number | null;
+}
+
+/** The job state after a run (`--state`). */
+export interface StateOutcome {
+  dir: string;
+  /** Ids in the state once saved; undefined when not saved (a dry run reads it only). */
+  ids?: number;
+  /** Wall time of the save (fold of the results file + write), ms. */
+  saveMs?: number;
+  /**
+   * Why the state could not be saved (disk full...). The previous state is kept and
+   * the next run re-sends what this one could not record; the CLI exits 3.
+   */
+  error?: string;
 }
 
 /** Requests of one run: every one sent, the 429s among them, and the retries scheduled. */

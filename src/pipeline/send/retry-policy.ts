@@ -70,3 +70,38 @@ export function describe(result: SendResult): string {
       return 'aborted';
   }
 }
+
+/**
+ * A server's wait at least this long is said to the operator: a run that sits silent
+ * for minutes looks hung. Shorter waits are routine pacing.
+ */
+export const LONG_WAIT_NOTICE_MS = 30_000;
+
+/**
+ * Says a long server-asked wait once: the requests in flight when a 429 or 503 arrives
+ * often all carry the same Retry-After, and the operator needs one line, not one per
+ * request. A wait that ends later than the one already announced is said again.
+ */
+export class LongWaitNotice {
+  #announcedUntilMs = 0;
+
+  /** The line to print for a server hint of `hintMs` seen at `nowMs`, or undefined. */
+  notice(hintMs: number | undefined, nowMs: number, cause: string): string | undefined {
+    if (hintMs === undefined || hintMs < LONG_WAIT_NOTICE_MS) return undefined;
+    const untilMs = nowMs + hintMs;
+    // Within a second of the wait already announced: the same wait.
+    if (untilMs <= this.#announcedUntilMs + 1_000) return undefined;
+    this.#announcedUntilMs = untilMs;
+    const at = new Date(untilMs).toISOString().slice(11, 19);
+    return `the API asked to wait ${formatWait(hintMs)} (${cause}); waiting until ${at} UTC`;
+  }
+}
+
+/** `45 s`, `10 min`, `2 h 5 min`. */
+function formatWait(ms: number): string {
+  const s = Math.round(ms / 1_000);
+  if (s < 120) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < 120) return `${min} min`;
+  return `${Math.floor(min / 60)} h ${min % 60} min`;
+}

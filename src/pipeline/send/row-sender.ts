@@ -15,6 +15,7 @@ import {
   type Action,
   classify,
   describe,
+  LongWaitNotice,
   RETRY_BASE_DELAY_MS,
   retryAfterHintMs,
   retryDelayMs,
@@ -43,6 +44,7 @@ export interface Sent {
 export class RowSender {
   /** Requests of the run so far. */
   readonly requests: RequestCounts = { sent: 0, throttled: 0, retried: 0 };
+  readonly #longWait = new LongWaitNotice();
   readonly #client: ContactClient;
   readonly #limiter: AdaptiveLimiter;
   readonly #outage: OutageMonitor;
@@ -139,9 +141,13 @@ export class RowSender {
         if (stopping.aborted) return undefined;
         this.requests.sent++;
         const sentAtMs = Date.now();
+        // Latency for `--rate auto`'s brake: from just before the request to its result,
+        // on the monotonic clock (Date.now() may step).
+        const startedAtMs = performance.now();
         const result = await request(this.#client, this.#stopper.hardSignal);
+        const latencyMs = performance.now() - startedAtMs;
         const action = classify(result);
-        return { result, action, blamed: this.#react(result, action, sentAtMs) };
+        return { result, action, blamed: this.#react(result, action, sentAtMs, latencyMs) };
       });
     } catch (err) {
       if (err instanceof LimiterStoppedError) return undefined;
@@ -155,15 +161,20 @@ export class RowSender {
     this.#events.retry?.(info);
   }
 
+  #sayLongWait(hintMs: number | undefined, cause: string): void {
+    const line = this.#longWait.notice(hintMs, Date.now(), cause);
+    if (line !== undefined) this.#events.warn?.(line);
+  }
+
   /**
    * Run-wide reaction to one answer. Called inside the limiter's job, before its
    * in-flight slot is freed, so no queued request can start between a 429 (or a 401)
    * arriving and the run pausing (or stopping). Returns whether an outage is to blame.
    */
-  #react(result: SendResult, action: Action, sentAtMs: number): boolean {
+  #react(result: SendResult, action: Action, sentAtMs: number, latencyMs: number): boolean {
     switch (action) {
       case 'done':
-        this.#limiter.succeeded();
+        this.#limiter.succeeded(latencyMs);
         this.#outage.answered();
         return false;
       case 'failed':
@@ -171,6 +182,7 @@ export class RowSender {
         return false;
       case 'throttled':
         this.requests.throttled++;
+        this.#sayLongWait(retryAfterHintMs(result), '429');
         this.#limiter.throttled(retryAfterHintMs(result), sentAtMs);
         this.#outage.answered();
         return false;
@@ -185,7 +197,10 @@ export class RowSender {
       case 'retry': {
         // A 503 may say when to come back; that holds for the whole run, like a 429's.
         const hint = retryAfterHintMs(result);
-        if (hint !== undefined && hint > 0) this.#limiter.pauseUntil(Date.now() + hint);
+        if (hint !== undefined && hint > 0) {
+          this.#sayLongWait(hint, describe(result));
+          this.#limiter.pauseUntil(Date.now() + hint);
+        }
         return this.#outage.trouble(result, sentAtMs);
       }
       case 'aborted':

@@ -16,9 +16,11 @@
 import {
   closeSync,
   existsSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   rmSync,
   statSync,
   writeSync,
@@ -28,24 +30,27 @@ import { acquireLock, type Lock, LockedError, lockPathOf, readHolder } from '../
 import { describeFsError } from '../results/writer.js';
 import {
   type ConfirmedEntry,
-  entryAt,
-  entryHasPayload,
   hashId64,
   isSha256Hex,
   JOURNAL_RECORD_BYTES,
   journalRecord,
+  LITTLE_ENDIAN,
   OutcomeLog,
+  PagedEntries,
+  type ReadAt,
   readJournal,
-  SortedEntries,
   type SortedIdHashes,
+  sortJournal,
 } from './entries.js';
 import { StateError, StateWriteError } from './errors.js';
 import { countLinesBefore, type FoldCounts, foldResultsFile } from './fold.js';
 import { type Manifest, type RunRecord, withRun } from './manifest.js';
 import {
-  type LoadedState,
+  type IndexedState,
   loadState,
   MANIFEST_FILE,
+  openIndexedState,
+  readFully,
   readManifest,
   type SaveHooks,
   saveState,
@@ -65,6 +70,14 @@ export interface OpenStateOptions {
    * @default true
    */
   create?: boolean;
+  /**
+   * Read the state without locking it or writing anything (a dry run): a missing
+   * directory is an empty state, {@link JobState.noteSending} only marks the id in
+   * memory, and `startRun` / `commit` refuse. A run going on may be saving meanwhile:
+   * a load that finds the entries file just replaced is tried once more.
+   * @default false
+   */
+  readOnly?: boolean;
 }
 
 /** What a finished (or stopped) run tells the state for its history. */
@@ -106,6 +119,7 @@ export interface CommitResult {
  * {@link JobState.startRun} / {@link JobState.commit}.
  */
 export function openState(dir: string, options: OpenStateOptions): JobState {
+  if (options.readOnly === true) return openReadOnly(dir, options.fingerprint);
   if (!existsSync(dir)) {
     if (options.create === false) {
       throw new StateError(`state directory ${dir} does not exist`, 'E_STATE_READ', dir);
@@ -139,25 +153,83 @@ export function openState(dir: string, options: OpenStateOptions): JobState {
     );
   }
   try {
-    const loaded = loadState(dir);
-    if (loaded.manifest !== undefined && loaded.manifest.fingerprint !== options.fingerprint) {
-      throw new StateError(
-        `state directory ${dir} belongs to another job (another --base-url or API key); give each job its own --state directory`,
-        'E_STATE_FOREIGN',
-        dir,
-      );
+    const loaded = openIndexedState(dir);
+    try {
+      if (loaded.manifest !== undefined && loaded.manifest.fingerprint !== options.fingerprint) {
+        throw foreignError(dir);
+      }
+      return new JobState(dir, options.fingerprint, loaded, lock, loadJournal(dir));
+    } catch (err) {
+      if (loaded.fd !== undefined) closeSync(loaded.fd);
+      throw err;
     }
-    return new JobState(dir, options.fingerprint, loaded, lock, loadJournal(dir));
   } catch (err) {
     lock.release();
     throw err;
   }
 }
 
+function openReadOnly(dir: string, fingerprint: string): JobState {
+  if (!existsSync(dir)) {
+    const empty = EMPTY_INDEX;
+    return new JobState(dir, fingerprint, empty, undefined, new Uint32Array(0));
+  }
+  if (!statSync(dir).isDirectory()) {
+    throw new StateError(`--state ${dir} is not a directory`, 'E_STATE_NOT_STATE', dir);
+  }
+  let loaded: IndexedState;
+  try {
+    loaded = openIndexedState(dir);
+  } catch (err) {
+    // A commit renames a new entries file in and removes the old one: read again.
+    if (!(err instanceof StateError) || err.code !== 'E_STATE_CORRUPT') throw err;
+    loaded = openIndexedState(dir);
+  }
+  try {
+    if (loaded.manifest !== undefined && loaded.manifest.fingerprint !== fingerprint) {
+      throw foreignError(dir);
+    }
+    return new JobState(dir, fingerprint, loaded, undefined, loadJournal(dir));
+  } catch (err) {
+    if (loaded.fd !== undefined) closeSync(loaded.fd);
+    throw err;
+  }
+}
+
+function foreignError(dir: string): StateError {
+  return new StateError(
+    `state directory ${dir} belongs to another job (another --base-url or API key); give each job its own --state directory`,
+    'E_STATE_FOREIGN',
+    dir,
+  );
+}
+
+const EMPTY_INDEX: IndexedState = {
+  manifest: undefined,
+  count: 0,
+  directory: new Uint32Array(65_537),
+  fd: undefined,
+};
+
 /** The journal's id hashes, sorted (a torn last record, from a kill mid-write, is skipped). */
 function loadJournal(dir: string): SortedIdHashes {
   try {
-    return readJournal(readFileSync(join(dir, SENDING_LOG)));
+    if (!LITTLE_ENDIAN) return readJournal(readFileSync(join(dir, SENDING_LOG)));
+    const fd = openSync(join(dir, SENDING_LOG), 'r');
+    try {
+      const records = Math.floor(fstatSync(fd).size / JOURNAL_RECORD_BYTES);
+      const values = new BigUint64Array(records);
+      const bytes = Buffer.from(values.buffer);
+      let off = 0;
+      while (off < bytes.length) {
+        const n = readSync(fd, bytes, off, bytes.length - off, off);
+        if (n === 0) break;
+        off += n;
+      }
+      return sortJournal(values.subarray(0, Math.floor(off / JOURNAL_RECORD_BYTES)));
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Uint32Array(0);
     throw new StateError(
@@ -173,9 +245,15 @@ function loadJournal(dir: string): SortedIdHashes {
 export class JobState {
   readonly dir: string;
   readonly fingerprint: string;
-  #loaded: LoadedState;
-  #sorted: SortedEntries;
+  #manifest: Manifest | undefined;
+  #count: number;
+  /** The entries file, open for lookups (read at the commit); undefined when empty. */
+  #entriesFd: number | undefined;
+  #sorted: PagedEntries;
   #lock: Lock | undefined;
+  /** Opened without a lock (a dry run): lookups only. */
+  readonly #readOnly: boolean;
+  #closed = false;
   /**
    * Per entry: 1 when the id must be sent whatever its hash — sent earlier in this run
    * (see {@link JobState.isUnchanged}) or journalled by a killed run. 1 byte per entry.
@@ -193,14 +271,22 @@ export class JobState {
   constructor(
     dir: string,
     fingerprint: string,
-    loaded: LoadedState,
-    lock: Lock,
+    loaded: IndexedState,
+    lock: Lock | undefined,
     journal: SortedIdHashes,
   ) {
+    this.#readOnly = lock === undefined;
     this.dir = dir;
     this.fingerprint = fingerprint;
-    this.#loaded = loaded;
-    this.#sorted = new SortedEntries(loaded.entries, loaded.count);
+    this.#manifest = loaded.manifest;
+    this.#count = loaded.count;
+    this.#entriesFd = loaded.fd;
+    const fd = loaded.fd;
+    const file = loaded.manifest?.entries.file ?? '';
+    this.#sorted = new PagedEntries(loaded.count, loaded.directory, (into, bytes, position) => {
+      if (fd === undefined) throw new Error('no entries file');
+      readFully(dir, file, fd, into, bytes, position);
+    });
     this.#lock = lock;
     this.#mustSend = new Uint8Array(loaded.count);
     this.#journalledAtOpen = journal.length / 2;
@@ -212,12 +298,12 @@ export class JobState {
 
   /** Ids in the state. */
   get size(): number {
-    return this.#loaded.count;
+    return this.#count;
   }
 
   /** The manifest as loaded; undefined for a new state. */
   get manifest(): Manifest | undefined {
-    return this.#loaded.manifest;
+    return this.#manifest;
   }
 
   /** Sends journalled by a killed run, found at open (those ids are never `unchanged`). */
@@ -230,7 +316,7 @@ export class JobState {
     this.#usable();
     const h = hashId64(id);
     const index = this.#sorted.find(h.hi, h.lo);
-    return index === -1 ? undefined : entryAt(this.#loaded.entries, index);
+    return index === -1 ? undefined : this.#sorted.entryAt(index);
   }
 
   /**
@@ -252,7 +338,7 @@ export class JobState {
     return (
       index !== -1 &&
       this.#mustSend[index] === 0 &&
-      entryHasPayload(this.#loaded.entries, index, payloadSha256Hex)
+      this.#sorted.hasPayload(index, payloadSha256Hex)
     );
   }
 
@@ -264,6 +350,7 @@ export class JobState {
    */
   startRun(resultsPath: string): void {
     this.#usable();
+    if (this.#readOnly) throw new Error('startRun on a state opened read-only');
     this.#resultsPath = resultsPath;
     try {
       this.#resultsOffset = existsSync(resultsPath) ? statSync(resultsPath).size : 0;
@@ -286,11 +373,12 @@ export class JobState {
    */
   noteSending(id: string): void {
     this.#usable();
-    const fd = this.#journalFd;
-    if (fd === undefined) throw new Error('noteSending before startRun');
     const h = hashId64(id);
     const index = this.#sorted.find(h.hi, h.lo);
     if (index !== -1) this.#mustSend[index] = 1;
+    if (this.#readOnly) return;
+    const fd = this.#journalFd;
+    if (fd === undefined) throw new Error('noteSending before startRun');
     try {
       writeSync(fd, journalRecord(h.hi, h.lo, this.#record));
     } catch (err) {
@@ -320,7 +408,7 @@ export class JobState {
     const resultsPath = this.#resultsPath;
     if (resultsPath === undefined) throw new Error('commit before startRun');
     const foldStart = performance.now();
-    const log = new OutcomeLog();
+    const log = new OutcomeLog(run.updated + run.failed);
     const journal = loadJournal(this.dir);
     let counts: FoldCounts;
     try {
@@ -347,15 +435,17 @@ export class JobState {
       ...(run.stopped === undefined ? {} : { stopped: run.stopped }),
       ...(run.resume === undefined ? {} : { resume: run.resume }),
     };
+    // The merge reads the old entries from their file in 458 KB windows: never the
+    // whole 28 MB (at 1M ids) next to this run's outcomes.
     const manifest = saveState(
       this.dir,
-      this.#loaded,
+      { manifest: this.#manifest, entries: this.#entriesReader(), count: this.#count },
       log,
       Math.floor(run.finishedAt.getTime() / 1000),
       {
         fingerprint: this.fingerprint,
         updatedAt: new Date().toISOString(),
-        runs: withRun(this.#loaded.manifest?.runs ?? [], record),
+        runs: withRun(this.#manifest?.runs ?? [], record),
       },
       hooks,
       journal,
@@ -370,8 +460,8 @@ export class JobState {
     // The in-memory entries are now stale (and 28 MB at 1M ids): a run commits once,
     // at its end; reopen the state to look up again.
     this.#committed = true;
-    this.#loaded = { manifest, entries: Buffer.alloc(0), count: 0 };
-    this.#sorted = new SortedEntries(this.#loaded.entries, 0);
+    this.#manifest = manifest;
+    this.#closeEntries();
     this.#mustSend = new Uint8Array(0);
     this.#resultsPath = undefined;
     return {
@@ -386,7 +476,7 @@ export class JobState {
 
   /** Programming errors, not user errors: the integration calls things out of order. */
   #usable(): void {
-    if (this.#lock === undefined) throw new Error('the state is closed');
+    if (this.#closed) throw new Error('the state is closed');
     if (this.#committed) throw new Error('the state was committed: reopen it to use it again');
   }
 
@@ -397,8 +487,25 @@ export class JobState {
     closeSync(fd);
   }
 
-  /** Close the journal and release the lock. Idempotent. */
+  /** Reads of the old entries file for the merge (the state is locked: it cannot change). */
+  #entriesReader(): ReadAt | Buffer {
+    const fd = this.#entriesFd;
+    if (fd === undefined) return Buffer.alloc(0);
+    const file = this.#manifest?.entries.file ?? '';
+    return (into, bytes, position) => readFully(this.dir, file, fd, into, bytes, position);
+  }
+
+  #closeEntries(): void {
+    if (this.#entriesFd === undefined) return;
+    const fd = this.#entriesFd;
+    this.#entriesFd = undefined;
+    closeSync(fd);
+  }
+
+  /** Close the journal and the entries file, and release the lock. Idempotent. */
   close(): void {
+    this.#closed = true;
+    this.#closeEntries();
     this.#closeJournal();
     this.#lock?.release();
     this.#lock = undefined;

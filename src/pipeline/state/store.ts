@@ -30,7 +30,14 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describeFsError } from '../results/writer.js';
-import { ENTRY_BYTES, isSorted, type OutcomeLog, type SortedIdHashes } from './entries.js';
+import {
+  DirectoryBuilder,
+  ENTRY_BYTES,
+  isSorted,
+  type OutcomeLog,
+  type ReadAt,
+  type SortedIdHashes,
+} from './entries.js';
 import { StateError, StateWriteError } from './errors.js';
 import {
   formatManifest,
@@ -65,6 +72,101 @@ export function isOwnFile(name: string): boolean {
  * but one that loaded half of them could not be told from a good one.
  */
 export function loadState(dir: string): LoadedState {
+  const names = listStateDir(dir);
+  if (!names.includes(MANIFEST_FILE)) {
+    return { manifest: undefined, entries: Buffer.alloc(0), count: 0 };
+  }
+  const manifest = readManifest(dir);
+  return { manifest, entries: readEntries(dir, manifest), count: manifest.entries.count };
+}
+
+/** A state checked as {@link loadState} does, its entries left on disk (see PagedEntries). */
+export interface IndexedState {
+  manifest: Manifest | undefined;
+  count: number;
+  /** The bucket directory of the entries (PagedEntries). */
+  directory: Uint32Array;
+  /** The entries file, open for reading; undefined for an empty state. Close it when done. */
+  fd: number | undefined;
+}
+
+/** Bytes read per chunk while checking an entries file: a whole number of entries (~1 MB). */
+const CHECK_CHUNK_BYTES = Math.floor((1024 * 1024) / ENTRY_BYTES) * ENTRY_BYTES;
+
+/**
+ * Check the state in `dir` with every check of {@link loadState} (size, sha256, order),
+ * reading the entries file in 1 MB chunks, and keep it open instead of in memory.
+ */
+export function openIndexedState(dir: string): IndexedState {
+  const names = listStateDir(dir);
+  const emptyDirectory = new DirectoryBuilder().finish();
+  if (!names.includes(MANIFEST_FILE)) {
+    return { manifest: undefined, count: 0, directory: emptyDirectory, fd: undefined };
+  }
+  const manifest = readManifest(dir);
+  const { file, bytes, sha256 } = manifest.entries;
+  const fd = openEntries(dir, file);
+  try {
+    const size = fstatSync(fd).size;
+    if (size !== bytes) {
+      throw corrupt(dir, `entries file ${file} has ${size} bytes, the manifest says ${bytes}`);
+    }
+    const hash = createHash('sha256');
+    const builder = new DirectoryBuilder();
+    const chunk = Buffer.allocUnsafe(Math.min(CHECK_CHUNK_BYTES, Math.max(bytes, ENTRY_BYTES)));
+    let off = 0;
+    while (off < bytes) {
+      const want = Math.min(chunk.length, bytes - off);
+      readFully(dir, file, fd, chunk, want, off);
+      const part = chunk.subarray(0, want);
+      hash.update(part);
+      builder.add(part);
+      off += want;
+    }
+    if (hash.digest('hex') !== sha256) {
+      throw corrupt(dir, `entries file ${file} does not match the manifest's sha256`);
+    }
+    if (!builder.sorted) throw corrupt(dir, `entries file ${file} is not in order`);
+    return { manifest, count: manifest.entries.count, directory: builder.finish(), fd };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/** Read exactly `bytes` bytes at `position` of an entries file into `into`. */
+export function readFully(
+  dir: string,
+  file: string,
+  fd: number,
+  into: Buffer,
+  bytes: number,
+  position: number,
+): void {
+  let off = 0;
+  while (off < bytes) {
+    const n = readSync(fd, into, off, bytes - off, position + off);
+    if (n === 0) throw corrupt(dir, `entries file ${file} ended early`);
+    off += n;
+  }
+}
+
+function openEntries(dir: string, file: string): number {
+  const path = join(dir, file);
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw corrupt(dir, `entries file ${file} is missing`, err);
+    }
+    throw new StateError(`cannot read ${path}: ${describeFsError(err)}`, 'E_STATE_READ', dir, {
+      cause: err,
+    });
+  }
+}
+
+/** The files of a state directory, refusing one that holds anything else. */
+function listStateDir(dir: string): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -84,11 +186,7 @@ export function loadState(dir: string): LoadedState {
       dir,
     );
   }
-  if (!names.includes(MANIFEST_FILE)) {
-    return { manifest: undefined, entries: Buffer.alloc(0), count: 0 };
-  }
-  const manifest = readManifest(dir);
-  return { manifest, entries: readEntries(dir, manifest), count: manifest.entries.count };
+  return names;
 }
 
 function corrupt(dir: string, why: string, cause?: unknown): StateError {
@@ -195,7 +293,7 @@ export type ManifestFields = Omit<Manifest, 'entries' | 'manifestSha256' | 'form
  */
 export function saveState(
   dir: string,
-  old: LoadedState,
+  old: Omit<LoadedState, 'entries'> & { entries: Buffer | ReadAt },
   log: OutcomeLog,
   confirmedAtS: number,
   fields: ManifestFields,

@@ -5,6 +5,8 @@ import { envName, OPTIONS, type OptionSpec } from '../../../src/cli/options.js';
 import { parseArgv } from '../../../src/cli/parse-argv.js';
 import { resolveOptions } from '../../../src/cli/resolve-options.js';
 import { resumeCommand } from '../../../src/commands/update.js';
+import { DEFAULT_MAX_RATE_PER_SECOND } from '../../../src/defaults.js';
+import { DEFAULT_MAX_RATE_PER_SECOND as SEARCH_MAX_RATE_PER_SECOND } from '../../../src/pipeline/limit/rate-search.js';
 import { tempDir, writeFile } from '../../helpers.js';
 
 function resolve(argv: string[], env: Record<string, string> = {}) {
@@ -255,5 +257,62 @@ describe('the command line itself', () => {
 
   it('keeps a lone - as stdin', () => {
     expect(resolve(['update', '-', '--out', '-']).options).toMatchObject({ input: '-', out: '-' });
+  });
+});
+
+describe('--rate: a number or auto', () => {
+  it.each([
+    [['--rate', 'auto'], {}, 'auto'],
+    [['--rate', 'AUTO'], {}, 'auto'],
+    [['--rate', '2.5'], {}, 2.5],
+    [['--rate', '0'], {}, 0],
+    [[], { CLERK_BULK_RATE: 'auto' }, 'auto'],
+    [[], { CLERK_BULK_RATE: '40' }, 40],
+    [[], {}, 10],
+  ])('reads %j with %j as %j', (argv, env, expected) => {
+    expect(updateConfig(['--dry-run', ...argv], env as Record<string, string>).rate).toBe(expected);
+  });
+
+  it('reads auto and a number from a config file', () => {
+    expect(updateConfig(['--dry-run', '--config', configFile({ rate: 'auto' })]).rate).toBe('auto');
+    expect(updateConfig(['--dry-run', '--config', configFile({ rate: 7 })]).rate).toBe(7);
+  });
+
+  it.each([
+    [['--rate', 'fast'], /^--rate: expected requests per second .* or auto, got "fast"$/],
+    [['--rate', '-1'], /^--rate: expected .* or auto, got -1$/],
+    [['--rate', '0x10'], /^--rate: expected .* or auto, got "0x10"$/],
+    [['--rate', 'auto', '--max-rate', '0'], /^--max-rate: expected .*> 0\), got 0$/],
+  ])('refuses %j', (argv, message) => {
+    expect(() => updateConfig(['--dry-run', ...argv])).toThrow(refusal(message));
+  });
+
+  it('refuses --max-rate next to a numeric --rate, which it would not bound', () => {
+    expect(() => updateConfig(['--dry-run', '--rate', '20', '--max-rate', '50'])).toThrow(
+      refusal(/^--max-rate caps --rate auto; with --rate 20 it would do nothing/),
+    );
+    expect(() => updateConfig(['--dry-run', '--max-rate', '50'])).toThrow(
+      refusal(/with --rate 10 it would do nothing/),
+    );
+  });
+
+  it('leaves --max-rate unset unless given, and takes it with --rate auto', () => {
+    expect(updateConfig(['--dry-run', '--rate', 'auto']).maxRate).toBeUndefined();
+    expect(
+      updateConfig(['--dry-run'], { CLERK_BULK_RATE: 'auto', CLERK_BULK_MAX_RATE: '250' }).maxRate,
+    ).toBe(250);
+  });
+
+  it('repeats --rate auto and --max-rate in the resume command', () => {
+    const config = updateConfig(['--out', 'r.csv', '--rate', 'auto', '--max-rate', '300'], {
+      CLERK_CHAT_API_KEY: 'k',
+    });
+    expect(resumeCommand(config, { retryFailed: false })).toBe(
+      'clerk-bulk update in.csv --out r.csv --resume --rate auto --max-rate 300',
+    );
+  });
+
+  it('keeps the CLI default cap equal to the search module default', () => {
+    expect(DEFAULT_MAX_RATE_PER_SECOND).toBe(SEARCH_MAX_RATE_PER_SECOND);
   });
 });

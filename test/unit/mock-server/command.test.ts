@@ -8,7 +8,7 @@ import {
   parseLatencySpec,
   runMockServerCommand,
 } from '../../../src/mock-server/index.js';
-import { put } from './client.js';
+import { post, put } from './client.js';
 
 let server: MockServer | undefined;
 afterEach(async () => {
@@ -119,6 +119,29 @@ describe('runMockServerCommand', () => {
     await expect(run).rejects.toThrow(pattern);
     await expect(run).rejects.toBeInstanceOf(UsageError);
     expect(out.text()).toBe('');
+  });
+
+  it('passes --lost-response-500-rate to the server: applied, then answered 500', async () => {
+    const out = capture();
+    server = await runMockServerCommand(
+      { port: 0, apiKey: 'k', ids: 'any', lostResponse500Rate: 1 },
+      { stdout: out.stream },
+    );
+    expect(out.text()).toContain('lost response 500 rate: 1');
+    expect((await put(server, '7', { name: 'x' }, { apiKey: 'k' })).status).toBe(500);
+    expect(server.contacts.get('7')).toMatchObject({ name: 'x' });
+  });
+
+  it('passes --batch-max-contacts and --batch-status to the server', async () => {
+    server = await runMockServerCommand(
+      { port: 0, apiKey: 'k', ids: 'any', batchMaxContacts: 1, batchStatus: 201 },
+      { stdout: capture().stream },
+    );
+    const contact = { phone: '+14155550001', name: 'A' };
+    const batch = (n: number) => ({ contacts: Array.from({ length: n }, () => contact) });
+    const path = '/public/contacts/batch';
+    expect((await post(server, path, batch(2), { apiKey: 'k' })).status).toBe(400);
+    expect((await post(server, path, batch(1), { apiKey: 'k' })).status).toBe(201);
   });
 
   it('says so when the port is taken', async () => {

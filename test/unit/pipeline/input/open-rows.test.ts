@@ -1,13 +1,16 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  appendFileSync,
+  readdirSync,
+  readFileSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  checkFile,
-  detectDelimiter,
-  MAX_RECORD_BYTES,
-  openRows,
-} from '../../../../src/pipeline/input/open-rows.js';
-import { ROOT, tempDir, writeFile } from '../../../helpers.js';
+import { type InputEncoding, openRows } from '../../../../src/pipeline/input/open-rows.js';
+import { INPUT_FIXTURES, ROOT, tempDir, writeFile } from '../../../helpers.js';
 
 async function readAll(text: string | Buffer, delimiter?: string) {
   const path = writeFile(tempDir(), 'in.csv', text);
@@ -16,19 +19,6 @@ async function readAll(text: string | Buffer, delimiter?: string) {
   for await (const r of source.rows) rows.push(r);
   return { header: source.header, delimiter: source.delimiter, rows };
 }
-
-describe('detectDelimiter', () => {
-  it.each([
-    ['id,name,email', ','],
-    ['id;name;email', ';'],
-    ['id\tname\temail', '\t'],
-    ['id|name', '|'],
-    ['"a;b",c,d', ','],
-    ['id', ','],
-  ])('%j → %j', (line, expected) => {
-    expect(detectDelimiter(line)).toBe(expected);
-  });
-});
 
 describe('openRows', () => {
   it('numbers data rows from 1 and reports the line each ends on', async () => {
@@ -177,65 +167,6 @@ describe('openRows: messy files', () => {
   });
 });
 
-describe('checkFile', () => {
-  const check = (text: string | Buffer, delimiter = ',', crLineEnds = false) =>
-    checkFile(writeFile(tempDir(), 'c.csv', text), { file: 'c.csv', delimiter, crLineEnds });
-  // Enough rows to span several 1 MiB read chunks.
-  const manyRows = Array.from({ length: 60_000 }, (_, i) => `${i},Name number ${i}\n`).join('');
-
-  it('accepts quoted delimiters, line breaks and doubled quotes, counting lines', async () => {
-    await expect(check('id,name\n1,"a,b\nc ""d"""\r\n2,x')).resolves.toBe(4);
-    await expect(check('id;name\n1;"a;b"\n', ';')).resolves.toBe(2);
-    await expect(check(`id,name\n${manyRows}`)).resolves.toBe(60_001);
-  });
-
-  it('names the line of a bad byte far into the file, past the first chunk', async () => {
-    const bad = Buffer.concat([Buffer.from(`id,name\n${manyRows}x,`), Buffer.from([0xe9, 0x0a])]);
-    await expect(check(bad)).rejects.toMatchObject({
-      code: 'E_ENCODING',
-      location: { line: 60_002 },
-    });
-  });
-
-  it('names the line of a quote opened far into the file', async () => {
-    await expect(check(`id,name\n${manyRows}x,"open\ny,z\n`)).rejects.toMatchObject({
-      code: 'E_CSV_QUOTE_NOT_CLOSED',
-      location: { line: 60_002 },
-    });
-  });
-
-  it('names the line of a NUL byte', async () => {
-    await expect(check(Buffer.from('id,name\n1,Ann\n2,B\u0000b\n'))).rejects.toMatchObject({
-      code: 'E_ENCODING',
-      location: { line: 3 },
-      message: expect.stringContaining('NUL'),
-    });
-  });
-
-  it('refuses a record over the size limit, quoted or not, naming where it starts', async () => {
-    const big = 'x'.repeat(MAX_RECORD_BYTES + 10);
-    await expect(check(`id,name\n1,Ann\n2,${big}\n3,Bob\n`)).rejects.toMatchObject({
-      code: 'E_CSV_MAX_RECORD_SIZE',
-      location: { line: 3 },
-    });
-    await expect(check(`id,name\n1,"${big}"\n2,x\n`)).rejects.toMatchObject({
-      code: 'E_CSV_MAX_RECORD_SIZE',
-      location: { line: 2 },
-    });
-    await expect(check(`id,name\n1,"${big}\n2,x\n`)).rejects.toMatchObject({
-      code: 'E_CSV_MAX_RECORD_SIZE',
-      location: { line: 2 },
-      message: expect.stringContaining('quoted field opened on line 2'),
-    });
-  });
-
-  it('counts lines in a CR file', async () => {
-    await expect(check('id,name\r1,Ann\r2,"Bob\r3,x\r', ',', true)).rejects.toMatchObject({
-      location: { line: 3 },
-    });
-  });
-});
-
 describe('csv-spectrum', () => {
   const dir = join(ROOT, 'node_modules', 'csv-spectrum');
   const names = readdirSync(join(dir, 'csvs')).map((f) => f.replace(/\.csv$/, ''));
@@ -283,5 +214,201 @@ describe('line count', () => {
     const rows = [];
     for await (const r of source.rows) rows.push(r);
     expect(rows).toEqual([{ row: 1, cells: ['1'] }]);
+  });
+});
+
+describe('openRows: a file that changes while it is read', () => {
+  const cell = (n: number) => `Name ${n} ${'x'.repeat(40)}`;
+  // ~1 MB: well past what the row stream reads ahead (256 KiB and the parser's buffers).
+  const text = `id,name\n${Array.from({ length: 20_000 }, (_, i) => `${i + 1},${cell(i + 1)}\n`).join('')}`;
+
+  /** Read rows, calling `change` once row 10 is out; the rows seen and how it ended. */
+  async function readChanging(path: string, change: () => void) {
+    const source = await openRows(path);
+    const seen: Array<{ row: number; cells: string[] }> = [];
+    const ended = (async () => {
+      for await (const r of source.rows) {
+        seen.push(r);
+        if (r.row === 10) change();
+      }
+    })();
+    return { seen, ended };
+  }
+
+  it('fails when the file is truncated midway, and never hands out the cut row', async () => {
+    const path = writeFile(tempDir(), 'in.csv', text);
+    // The cut falls inside the value of row 15,000.
+    const cutAt = text.indexOf(`\n15000,`) + 12;
+    const { seen, ended } = await readChanging(path, () => truncateSync(path, cutAt));
+    await expect(ended).rejects.toMatchObject({
+      code: 'E_INPUT_CHANGED',
+      exitCode: 2,
+      message: expect.stringContaining(
+        `in.csv: the file changed while it was being read (it shrank`,
+      ),
+    });
+    expect(seen.length).toBeLessThan(15_000);
+    for (const r of seen) expect(r.cells).toEqual([String(r.row), cell(r.row)]);
+  });
+
+  it('fails when rows are appended while it is read', async () => {
+    const path = writeFile(tempDir(), 'in.csv', text);
+    const { ended } = await readChanging(path, () => appendFileSync(path, '20001,late\n'));
+    await expect(ended).rejects.toMatchObject({
+      code: 'E_INPUT_CHANGED',
+      message: expect.stringContaining('it grew'),
+    });
+  });
+
+  it('fails when the file is rewritten in place with the same size', async () => {
+    const path = writeFile(tempDir(), 'in.csv', text);
+    const { ended } = await readChanging(path, () => {
+      writeFileSync(path, text.replace(/x/g, 'y'));
+      utimesSync(path, new Date(), new Date(Date.now() + 5_000));
+    });
+    await expect(ended).rejects.toMatchObject({
+      code: 'E_INPUT_CHANGED',
+      message: expect.stringContaining('it was rewritten'),
+    });
+  });
+
+  it('fails when the file is replaced by another one', async () => {
+    const dir = tempDir();
+    const path = writeFile(dir, 'in.csv', text);
+    const other = writeFile(dir, 'other.csv', text);
+    const { ended } = await readChanging(path, () => execFileSync('mv', [other, path]));
+    await expect(ended).rejects.toMatchObject({
+      code: 'E_INPUT_CHANGED',
+      message: expect.stringContaining('replaced by another file'),
+    });
+  });
+});
+
+describe('openRows: paths that are not files', () => {
+  it('refuses a FIFO at once, saying to use - for stdin', async () => {
+    const path = join(tempDir(), 'pipe.csv');
+    execFileSync('mkfifo', [path]);
+    await expect(openRows(path)).rejects.toMatchObject({
+      code: 'E_INPUT_NOT_FILE',
+      exitCode: 2,
+      message: expect.stringMatching(
+        /^.*pipe\.csv: is a pipe \(FIFO\), not a regular file.*use - for stdin/,
+      ),
+    });
+  });
+
+  it('refuses a directory', async () => {
+    await expect(openRows(tempDir())).rejects.toMatchObject({
+      code: 'E_INPUT_NOT_FOUND',
+      message: expect.stringContaining('is a directory'),
+    });
+  });
+});
+
+describe('openRows: encodings', () => {
+  async function readFixture(name: string, encoding?: InputEncoding) {
+    const source = await openRows(join(INPUT_FIXTURES, name), { encoding });
+    const rows = [];
+    for await (const r of source.rows) rows.push(r.cells);
+    return {
+      header: source.header,
+      delimiter: source.delimiter,
+      rows,
+      lineCount: source.lineCount,
+    };
+  }
+
+  it('reads windows-1252, where 0x80-0x9F are letters and signs', async () => {
+    const { rows } = await readFixture('windows-1252.csv', 'windows-1252');
+    expect(rows).toEqual([
+      ['1', 'Müller “Mo”', 'Café costs €5'],
+      ['2', 'Ann', '–'],
+    ]);
+  });
+
+  it('reads latin1 as ISO-8859-1, byte for code point', async () => {
+    expect((await readFixture('latin1-iso.csv', 'latin1')).rows).toEqual([
+      ['1', 'Müller'],
+      ['2', 'Señor Ñandú'],
+    ]);
+    // The C1 range stays control characters (for the cell checks to refuse), not €.
+    expect((await readFixture('windows-1252.csv', 'latin1')).rows[0]?.[2]).toBe(
+      'Café costs \u00805',
+    );
+  });
+
+  it('reads UTF-16LE with a BOM: tab-separated, CRLF, quotes and characters beyond Latin-1', async () => {
+    const { header, delimiter, rows, lineCount } = await readFixture('utf16le-tab.csv', 'utf-16le');
+    expect(header).toEqual(['id', 'name']);
+    expect(delimiter).toBe('\t');
+    expect(lineCount).toBe(3);
+    expect(rows).toEqual([
+      ['1', 'Zoë 山田'],
+      ['2', 'Ann, "Lee"'],
+    ]);
+    expect((await readFixture('utf16le-bom.csv', 'utf-16le')).rows).toEqual([['1', 'Ann']]);
+  });
+
+  it('checks a UTF-16LE file before the rows like any other', async () => {
+    const path = writeFile(
+      tempDir(),
+      'u.csv',
+      Buffer.from('\uFEFFid,name\n1,Ann\n2,"Bob\n', 'utf16le'),
+    );
+    await expect(openRows(path, { encoding: 'utf-16le' })).rejects.toMatchObject({
+      code: 'E_CSV_QUOTE_NOT_CLOSED',
+      location: { line: 3 },
+    });
+  });
+
+  it.each([
+    [
+      'Latin-1 read as UTF-8',
+      'latin1.csv',
+      undefined,
+      'save it as UTF-8, or use --encoding windows-1252 to read it as it is',
+    ],
+    ['UTF-16LE read as UTF-8', 'utf16le-bom.csv', undefined, 'or use --encoding utf-16le'],
+    ['UTF-16LE read as windows-1252', 'utf16le-bom.csv', 'windows-1252', 'use --encoding utf-16le'],
+    ['UTF-16BE read as UTF-16LE', 'utf16be-nobom.csv', 'utf-16le', 'the file is UTF-16 text'],
+    ['UTF-8 with a BOM read as windows-1252', 'bom-crlf.csv', 'windows-1252', 'so it is UTF-8'],
+  ] as const)('refuses %s, naming the option', async (_title, name, encoding, fragment) => {
+    await expect(readFixture(name, encoding)).rejects.toMatchObject({
+      code: 'E_ENCODING',
+      exitCode: 2,
+      message: expect.stringContaining(fragment),
+    });
+  });
+});
+
+describe('openRows: columns with an empty header', () => {
+  it('refuses a file with data under an empty header, naming the row and the column', async () => {
+    await expect(
+      readAll('id,,email\n1,,ann@example.com\n2, ,b@x.com\n3,Bob,bob@example.com\n4,Cy,c@x.com\n'),
+    ).rejects.toMatchObject({
+      code: 'E_HEADER_EMPTY_WITH_DATA',
+      exitCode: 2,
+      location: { row: 3 },
+      message: expect.stringMatching(
+        /in\.csv row 3: column 2 has no header but holds data: give it a header, or delete the column$/,
+      ),
+    });
+  });
+
+  it('reads a file whose empty header is over an empty column (a trailing delimiter)', async () => {
+    const { header, rows } = await readAll('id,name,\n1,Ann,\n2,Bob, \n');
+    expect(header).toEqual(['id', 'name', '']);
+    expect(rows.map((r) => r.cells)).toEqual([
+      ['1', 'Ann', ''],
+      ['2', 'Bob', ' '],
+    ]);
+  });
+
+  it('leaves the rows to the validator without the pre-check', async () => {
+    const path = writeFile(tempDir(), 'in.csv', 'id,,email\n1,x,a@x.com\n');
+    const source = await openRows(path, { precheck: false });
+    const rows = [];
+    for await (const r of source.rows) rows.push(r.cells);
+    expect(rows).toEqual([['1', 'x', 'a@x.com']]);
   });
 });

@@ -8,7 +8,7 @@ import {
   sidecarPath,
   startFingerprint,
 } from '../../../../src/pipeline/results/sidecar.js';
-import { buildSummary, NO_SKIPS } from '../../../../src/pipeline/run/summary.js';
+import { buildSummary, NO_SKIPS, plannedRate } from '../../../../src/pipeline/run/summary.js';
 import type { RunSummary, UpdateOptions } from '../../../../src/pipeline/run/types.js';
 import { tempDir, writeFile } from '../../../helpers.js';
 
@@ -41,6 +41,7 @@ async function finishedRun(summaryMore: Partial<RunSummary> = {}) {
       elapsedMs: 10,
       stopped: undefined,
       readAll: true,
+      rate: plannedRate({}),
       topErrors: [],
     }),
     ...summaryMore,

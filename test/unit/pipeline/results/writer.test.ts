@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
 import { describe, expect, it } from 'vitest';
 import {
   formatResultLine,
@@ -100,6 +101,48 @@ describe('results lines', () => {
     ],
   ] as const)('format %s', (_title, line, expected) => {
     expect(formatResultLine({ ...line })).toBe(expected);
+  });
+
+  it.each([
+    '1001',
+    'abc-DEF_9',
+    'with space',
+    'ünïcödé',
+    '-5',
+    '=1+1',
+    '+1',
+    '@x',
+    '\uff1d1',
+    '\uff0d1',
+    '\uff20x',
+    '\tx',
+    'a,b',
+    'a"b',
+    'a\nb',
+    'x\u007f',
+    '',
+    "'quoted",
+  ])('write id %j as csv-stringify would, on the fast path or not', (id) => {
+    for (const status of ['updated', 'unchanged', 'failed'] as const) {
+      const line = {
+        row: 7,
+        id,
+        status,
+        httpStatus: 200,
+        attempts: 1,
+        sha256: SHA,
+        finishedAt: at,
+      };
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: as escapeControl does
+      const escapedId = id.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+      expect(formatResultLine(line)).toBe(
+        stringify([[7, escapedId, status, 200, 1, '', SHA, at.toISOString()]], {
+          escape_formulas: true,
+          eof: true,
+          record_delimiter: 'unix',
+        }),
+      );
+    }
   });
 
   it('hide the API key wherever it would appear in an error', () => {

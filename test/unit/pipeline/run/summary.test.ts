@@ -3,6 +3,7 @@ import {
   buildSummary,
   NO_ROWS,
   NO_SKIPS,
+  plannedRate,
   type SummaryFacts,
 } from '../../../../src/pipeline/run/summary.js';
 
@@ -18,6 +19,7 @@ const facts = (more: Partial<SummaryFacts>): SummaryFacts => ({
   stopped: undefined,
   readAll: true,
   topErrors: [],
+  rate: plannedRate({}),
   ...more,
 });
 

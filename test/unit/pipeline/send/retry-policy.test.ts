@@ -4,6 +4,7 @@ import {
   backoffMs,
   classify,
   describe as describeResult,
+  LongWaitNotice,
   RETRY_MAX_DELAY_MS,
   retryAfterHintMs,
   retryDelayMs,
@@ -71,5 +72,27 @@ describe('describe', () => {
     [{ kind: 'aborted' }, 'aborted'],
   ] as const)('says %o in one line: %s', (result, text) => {
     expect(describeResult(result as SendResult)).toBe(text);
+  });
+});
+
+describe('LongWaitNotice', () => {
+  it('says nothing for a routine wait under 30 s', () => {
+    expect(new LongWaitNotice().notice(29_999, 0, '429')).toBeUndefined();
+    expect(new LongWaitNotice().notice(undefined, 0, '429')).toBeUndefined();
+  });
+
+  it('says a long wait once, and again only for a wait that ends later', () => {
+    const notice = new LongWaitNotice();
+    expect(notice.notice(600_000, 0, '429')).toBe(
+      'the API asked to wait 10 min (429); waiting until 00:10:00 UTC',
+    );
+    expect(notice.notice(600_000, 500, '429')).toBeUndefined();
+    expect(notice.notice(90_000, 100_000, '429')).toBeUndefined();
+    expect(notice.notice(7_500_000, 1_000, '503 Service Unavailable')).toBe(
+      'the API asked to wait 2 h 5 min (503 Service Unavailable); waiting until 02:05:01 UTC',
+    );
+    expect(notice.notice(45_000, 8_000_000, '429')).toBe(
+      'the API asked to wait 45 s (429); waiting until 02:14:05 UTC',
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DirectoryBuilder,
   ENTRY_BYTES,
   entryAt,
   entryHasPayload,
@@ -10,6 +11,7 @@ import {
   journalRecord,
   mergeToBuffer,
   OutcomeLog,
+  PagedEntries,
   readJournal,
 } from '../../../../src/pipeline/state/entries.js';
 
@@ -133,6 +135,40 @@ describe('state entries', () => {
     expect(Buffer.concat(parts).equals(mergeToBuffer(empty, 0, log, 5).entries)).toBe(true);
   });
 
+  it('merges with old entries read from a file through a small window as with them in memory', () => {
+    const first = new OutcomeLog();
+    for (let i = 0; i < 3_000; i++) first.confirm(`k${i}`, sha('a'));
+    const old = mergeToBuffer(empty, 0, first, 5);
+    const run = new OutcomeLog();
+    for (let i = 0; i < 3_000; i += 7) run.confirm(`k${i}`, sha('b'));
+    for (let i = 1; i < 3_000; i += 11) run.forget(`k${i}`);
+    for (let i = 3_000; i < 3_200; i++) run.confirm(`k${i}`, sha('c'));
+    const journal = readJournal(
+      Buffer.concat(
+        [2, 13, 3_001].map((i) => {
+          const h = hashId64(`k${i}`);
+          return Buffer.from(journalRecord(h.hi, h.lo, Buffer.alloc(JOURNAL_RECORD_BYTES)));
+        }),
+      ),
+    );
+    const inMemory = mergeToBuffer(old.entries, old.count, run, 9, journal);
+    let reads = 0;
+    const parts: Buffer[] = [];
+    const count = run.mergeInto(
+      (into, bytes, position) => {
+        reads++;
+        old.entries.copy(into, 0, position, position + bytes);
+      },
+      old.count,
+      9,
+      (chunk) => parts.push(Buffer.from(chunk)),
+      { journal, chunkEntries: 64 },
+    );
+    expect(count).toBe(inMemory.count);
+    expect(Buffer.concat(parts).equals(inMemory.entries)).toBe(true);
+    expect(reads).toBeGreaterThanOrEqual(Math.ceil(old.count / 64));
+  });
+
   it('compares a payload sha256 by its first 128 bits, in either case', () => {
     const log = new OutcomeLog();
     const payload = `${'0123456789abcdef'.repeat(2)}${'f'.repeat(32)}`;
@@ -159,5 +195,38 @@ describe('state entries', () => {
     expect(isSorted(entries, 2)).toBe(true);
     expect(isSorted(swapped, 2)).toBe(false);
     expect(isSorted(doubled, 2)).toBe(false);
+  });
+
+  it('finds in paged entries exactly what the in-memory lookup finds, one bucket read each', () => {
+    const log = new OutcomeLog();
+    for (let i = 0; i < 20_000; i++) log.confirm(`c${i}`, (i % 16).toString(16).repeat(64));
+    const { entries, count } = mergeToBuffer(empty, 0, log, 1_700_000_000);
+    const builder = new DirectoryBuilder();
+    // Chunks of a few entries, as the loader reads them.
+    for (let at = 0; at < entries.length; at += 7 * ENTRY_BYTES) {
+      builder.add(entries.subarray(at, Math.min(entries.length, at + 7 * ENTRY_BYTES)));
+    }
+    expect(builder.sorted).toBe(true);
+    let reads = 0;
+    const paged = new PagedEntries(count, builder.finish(), (into, bytes, position) => {
+      reads++;
+      entries.copy(into, 0, position, position + bytes);
+    });
+    for (const id of ['c0', 'c1', 'c19999', 'c12345', 'nope', 'c20000']) {
+      const h = hashId64(id);
+      const index = paged.find(h.hi, h.lo);
+      expect(index).toBe(findEntry(entries, count, h.hi, h.lo));
+      if (index !== -1) {
+        expect(paged.entryAt(index)).toEqual(entryAt(entries, index));
+        const n = Number(id.slice(1)) % 16;
+        expect(paged.hasPayload(index, n.toString(16).repeat(64))).toBe(true);
+        expect(paged.hasPayload(index, ((n + 1) % 16).toString(16).repeat(64))).toBe(false);
+      }
+    }
+    expect(reads).toBeLessThanOrEqual(6);
+    const reversed = new DirectoryBuilder();
+    reversed.add(entries.subarray(ENTRY_BYTES, 2 * ENTRY_BYTES));
+    reversed.add(entries.subarray(0, ENTRY_BYTES));
+    expect(reversed.sorted).toBe(false);
   });
 });
