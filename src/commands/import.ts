@@ -6,10 +6,9 @@ import { type CountryCode, parseCountryCode } from '../pipeline/payload/phone.js
 import { runImport } from '../pipeline/run/run-import.js';
 import type { RunSummary } from '../pipeline/run/types.js';
 import { formatJson, importJson } from '../report/json-output.js';
-import { createProgress } from '../report/progress.js';
-import { redactor } from '../report/redact.js';
 import { safeText } from '../report/safe-text.js';
 import { formatSummary } from '../report/summary.js';
+import { startRunIo } from './run-io.js';
 import { exitCodeForSignal, type StopSignal } from './signals.js';
 import { type CommandIo, exitCodeFor, shellQuote } from './update.js';
 
@@ -96,37 +95,20 @@ export function importExitCode(summary: RunSummary, signal?: StopSignal): ExitCo
 
 /** `clerk-bulk import`: parse → run → print. Returns the exit code. */
 export async function importCommand(config: ImportConfig, io: CommandIo): Promise<ExitCode> {
-  const redact = redactor(config.apiKey);
-  const stdout = { write: (text: string) => io.stdout.write(redact(text)) };
-  const display = await createProgress({
-    stream: io.stderr,
-    intervalSeconds: config.progressInterval,
-    quiet: config.quiet,
-    log: config.log,
+  const run = await startRunIo(config, io, {
     importing: true,
+    stop: {
+      first:
+        'stopping; waiting for batches in flight to finish (a second signal abandons them, and their rows become uncertain)',
+      second: 'abandoning batches in flight; their rows are uncertain',
+    },
   });
-  const progress = { ...display, warn: (message: string) => display.warn?.(redact(message)) };
-  const graceful = new AbortController();
-  const force = new AbortController();
-  let firstSignal: StopSignal | undefined;
-  const onStop = (signal: StopSignal, count: number) => {
-    firstSignal ??= signal;
-    if (count === 1) {
-      progress.warn?.(
-        `${signal}: stopping; waiting for batches in flight to finish (a second signal abandons them, and their rows become uncertain)`,
-      );
-      graceful.abort();
-    } else if (count === 2) {
-      progress.warn?.(`${signal} again: abandoning batches in flight; their rows are uncertain`);
-      force.abort();
-    }
-  };
-  io.signals?.on('stop', onStop);
-  if (config.dryRun && !config.json) progress.warn?.('dry run: nothing will be sent');
+  const { stdout, progress } = run;
   let summary: RunSummary;
   let spooled: SpooledInput | undefined;
   try {
     if (config.input === STDIN) spooled = await spoolStdin(io.stdin ?? process.stdin);
+    run.listen();
     summary = await runImport({
       operation: 'create',
       input: spooled?.path ?? config.input,
@@ -144,8 +126,8 @@ export async function importCommand(config: ImportConfig, io: CommandIo): Promis
       timeoutMs: config.timeout,
       empty: config.empty,
       batchSize: config.batchSize,
-      signal: graceful.signal,
-      forceSignal: force.signal,
+      signal: run.graceful,
+      forceSignal: run.force,
       ...(config.key === undefined ? {} : { key: config.key }),
       ...(config.state === undefined ? {} : { stateDir: config.state }),
       sync: config.command === 'sync',
@@ -172,10 +154,9 @@ export async function importCommand(config: ImportConfig, io: CommandIo): Promis
     throw err;
   } finally {
     spooled?.remove();
-    progress.stop();
-    io.signals?.off('stop', onStop);
+    run.close();
   }
-  const code = importExitCode(summary, firstSignal);
+  const code = importExitCode(summary, run.firstSignal());
   const resume = resumeFor(config, summary);
   if (config.json) {
     const uncertain = summary.counts.uncertain + (summary.counts.alreadyUncertain ?? 0);
