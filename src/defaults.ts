@@ -22,3 +22,11 @@ export const DEFAULT_RETRIES = 5;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** What an empty cell means: leave the field unchanged. */
 export const DEFAULT_EMPTY = 'omit';
+/**
+ * Contacts per batch create. Measured against the mock server at a fixed 10 requests/s
+ * (bench/import-batch.mjs; figures in docs/api-trouble.md): rows/s grow with the batch,
+ * since the rate limit counts requests, not rows. 50 rather than the mock's maximum of
+ * 100: a batch one bad row refuses is re-sent one row at a time (50 requests, not 100),
+ * and a lost answer leaves 50 rows `uncertain`, not 100.
+ */
+export const DEFAULT_BATCH_SIZE = 50;

@@ -47,6 +47,22 @@ async function main(argv: string[]): Promise<number> {
       const { updateCommand } = await import('./commands/update.js');
       return updateCommand(toUpdateConfig(options), io);
     }
+    case 'import': {
+      await watchSignals(io.signals);
+      const { options, warnings } = resolveOptions({ ...invocation, command: 'import' });
+      warn(warnings);
+      jsonOutput.json = options.json;
+      const { toImportConfig, importCommand } = await import('./commands/import.js');
+      return importCommand(toImportConfig(options), io);
+    }
+    case 'sync': {
+      await watchSignals(io.signals);
+      const { options, warnings } = resolveOptions({ ...invocation, command: 'sync' });
+      warn(warnings);
+      jsonOutput.json = options.json;
+      const { toImportConfig, importCommand } = await import('./commands/import.js');
+      return importCommand(toImportConfig(options, process.env, 'sync'), io);
+    }
     case 'validate': {
       const { options, warnings } = resolveOptions({ ...invocation, command: 'validate' });
       warn(warnings);
@@ -56,7 +72,14 @@ async function main(argv: string[]): Promise<number> {
       const config = toUpdateConfig(options, process.env, { requireKey: false, needsOut: false });
       return validateCommand(
         config,
-        { show: options.show, invalidOut: options.invalidOut, json: options.json },
+        {
+          show: options.show,
+          invalidOut: options.invalidOut,
+          json: options.json,
+          create: options.import,
+          key: options.key,
+          defaultCountry: options.defaultCountry,
+        },
         io,
       );
     }

@@ -19,7 +19,8 @@ export function sourcesHelp(command: CommandName): string {
   const options = optionsOf(command).filter((o) => o.hidden !== true);
   const names = options.map(envName).join(', ');
   const lines = ['Environment (flags win over it, it wins over --config):'];
-  if (command === 'update') lines.push('  CLERK_CHAT_API_KEY  the API key');
+  if (command === 'update' || command === 'import' || command === 'sync')
+    lines.push('  CLERK_CHAT_API_KEY  the API key');
   lines.push(`  CLERK_BULK_<OPTION> any option (${BOOLEANS}):`, ...wrap(names, '    '));
   if (options.some((o) => o.flag === 'config')) {
     lines.push(
@@ -38,7 +39,7 @@ export function sourcesHelp(command: CommandName): string {
 export function generalHelp(): string {
   return `Environment:
   CLERK_CHAT_API_KEY        the API key
-  CLERK_BULK_<OPTION>       any option of update, validate and report
+  CLERK_BULK_<OPTION>       any option of update, import, sync, validate and report
   CLERK_BULK_MOCK_<OPTION>  any option of mock-server
   (${BOOLEANS}; each command reads only its own)
 Config file: --config FILE, a JSON object of options named as the flags.

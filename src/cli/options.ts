@@ -15,6 +15,7 @@
  */
 import {
   DEFAULT_BASE_URL,
+  DEFAULT_BATCH_SIZE,
   DEFAULT_CONCURRENCY,
   DEFAULT_EMPTY,
   DEFAULT_MAX_RATE_PER_SECOND,
@@ -23,7 +24,15 @@ import {
   DEFAULT_TIMEOUT_MS,
 } from '../defaults.js';
 
-export const COMMANDS = ['update', 'validate', 'report', 'mock-server', 'state'] as const;
+export const COMMANDS = [
+  'update',
+  'import',
+  'sync',
+  'validate',
+  'report',
+  'mock-server',
+  'state',
+] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** How a value is read and checked, whichever source it comes from. */
@@ -134,7 +143,7 @@ export const OPTIONS = [
     kind: path(),
     expected: 'a file path',
     defaultHelp: '<input>.results.csv',
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'resume',
@@ -142,7 +151,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'retry-failed',
@@ -150,7 +159,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'force',
@@ -158,7 +167,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'dry-run',
@@ -166,7 +175,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'api-key',
@@ -178,14 +187,14 @@ export const OPTIONS = [
       check: (v) => HEADER_VALUE.test(v),
     },
     expected: 'an API key of visible Latin-1 characters (it goes in an HTTP header)',
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'config',
     describe: 'JSON file of options (keys as the flags; paths relative to the file)',
     kind: path(),
     expected: 'a file path',
-    commands: ['update', 'validate', 'report'],
+    commands: ['update', 'import', 'sync', 'validate', 'report'],
     resume: true,
   },
   {
@@ -194,7 +203,7 @@ export const OPTIONS = [
     kind: { type: 'string', check: isHttpUrl },
     expected: 'an http(s) URL without query or fragment',
     default: DEFAULT_BASE_URL,
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -207,7 +216,7 @@ export const OPTIONS = [
     },
     expected: 'requests per second (a number >= 0; 0 = no limit) or auto',
     default: DEFAULT_RATE_PER_SECOND,
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -218,7 +227,7 @@ export const OPTIONS = [
     kind: { type: 'number', integer: false, min: 0, max: Number.MAX_VALUE, minExclusive: true },
     expected: 'requests per second (a number > 0)',
     defaultHelp: String(DEFAULT_MAX_RATE_PER_SECOND),
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -227,7 +236,7 @@ export const OPTIONS = [
     kind: int(1, 1_000),
     expected: 'a whole number from 1 to 1000',
     default: DEFAULT_CONCURRENCY,
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -236,7 +245,7 @@ export const OPTIONS = [
     kind: int(0, 100),
     expected: 'a whole number from 0 to 100',
     default: DEFAULT_RETRIES,
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -245,7 +254,7 @@ export const OPTIONS = [
     kind: int(100, 3_600_000),
     expected: 'milliseconds, a whole number from 100 to 3600000',
     default: DEFAULT_TIMEOUT_MS,
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -254,7 +263,7 @@ export const OPTIONS = [
     kind: path(),
     expected: 'a file path',
     defaultHelp: 'headers used as-is',
-    commands: ['update', 'validate'],
+    commands: ['update', 'import', 'sync', 'validate'],
     resume: true,
   },
   {
@@ -263,7 +272,7 @@ export const OPTIONS = [
     kind: oneOf(['omit', 'null']),
     expected: '"omit" or "null"',
     default: DEFAULT_EMPTY,
-    commands: ['update', 'validate'],
+    commands: ['update', 'import', 'sync', 'validate'],
     resume: true,
   },
   {
@@ -272,7 +281,7 @@ export const OPTIONS = [
     kind: oneOf(['utf-8', 'windows-1252', 'latin1', 'utf-16le']),
     expected: '"utf-8", "windows-1252", "latin1" or "utf-16le"',
     default: 'utf-8',
-    commands: ['update', 'validate'],
+    commands: ['update', 'import', 'sync', 'validate'],
     resume: true,
   },
   {
@@ -285,7 +294,7 @@ export const OPTIONS = [
     },
     expected: 'one character (or comma, semicolon, tab, pipe)',
     defaultHelp: 'detected from the header',
-    commands: ['update', 'validate'],
+    commands: ['update', 'import', 'sync', 'validate'],
     resume: (v) => (v === '\t' ? 'tab' : v),
   },
   {
@@ -294,7 +303,7 @@ export const OPTIONS = [
     kind: int(1, MAX_ROWS),
     expected: 'a whole number of rows >= 1',
     defaultHelp: 'all',
-    commands: ['update', 'validate'],
+    commands: ['update', 'import', 'sync', 'validate'],
     resume: true,
   },
   {
@@ -303,16 +312,17 @@ export const OPTIONS = [
     kind: int(1, MAX_ROWS),
     expected: 'a whole number >= 1',
     defaultHelp: 'no limit',
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
     flag: 'state',
-    describe: 'job state directory: send only rows changed since the last confirmed run',
+    describe:
+      "job state directory: update sends only rows changed since the last confirmed run; import and sync remember each --key's contact, so no key is created twice",
     kind: path(),
     expected: 'a directory path',
-    defaultHelp: 'none: send every row',
-    commands: ['update'],
+    defaultHelp: 'none: update and import send every row; required by sync',
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -367,7 +377,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update', 'validate', 'report', 'state'],
+    commands: ['update', 'import', 'sync', 'validate', 'report', 'state'],
   },
   {
     flag: 'quiet',
@@ -376,7 +386,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'log',
@@ -384,7 +394,7 @@ export const OPTIONS = [
     kind: oneOf(['text', 'json']),
     expected: '"text" or "json"',
     default: 'text',
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     flag: 'progress-interval',
@@ -392,7 +402,7 @@ export const OPTIONS = [
     kind: int(1, 86_400),
     expected: 'seconds, a whole number from 1 to 86400',
     default: 10,
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
   },
   {
     // Shortens retry waits in tests; the library's default (500 ms) applies when unset.
@@ -400,7 +410,7 @@ export const OPTIONS = [
     describe: 'first retry delay in ms',
     kind: int(1, 60_000),
     expected: 'milliseconds from 1 to 60000',
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
     hidden: true,
   },
   {
@@ -431,6 +441,60 @@ export const OPTIONS = [
     kind: path(),
     expected: 'a file path',
     defaultHelp: '<results> without .results.csv',
+    commands: ['report'],
+  },
+  {
+    flag: 'key',
+    describe: 'column that identifies a row in your CRM (written to the results with the new id)',
+    kind: text(),
+    expected: 'a column name',
+    defaultHelp: 'none',
+    commands: ['import', 'sync', 'validate'],
+    resume: true,
+  },
+  {
+    flag: 'default-country',
+    describe: 'country of phone numbers written without +code, e.g. US',
+    kind: {
+      type: 'string',
+      normalize: (v) => v.trim().toUpperCase(),
+      check: (v) => /^[A-Z]{2}$/.test(v),
+    },
+    expected: 'a two-letter country code such as US, GB or DE',
+    defaultHelp: 'none: numbers need +code',
+    commands: ['import', 'sync', 'validate'],
+    resume: true,
+  },
+  {
+    flag: 'batch-size',
+    describe: 'contacts per batch request (each batch is one request against --rate)',
+    kind: int(1, 1_000),
+    expected: 'a whole number from 1 to 1000',
+    default: DEFAULT_BATCH_SIZE,
+    commands: ['import', 'sync'],
+    resume: true,
+  },
+  {
+    flag: 'resend-uncertain',
+    describe: 'with --resume: send again the rows left uncertain (may duplicate them)',
+    kind: bool(),
+    expected: 'a boolean',
+    default: false,
+    commands: ['import', 'sync'],
+  },
+  {
+    flag: 'import',
+    describe: 'check the file as import reads it (a phone on every row, no id column)',
+    kind: bool(),
+    expected: 'a boolean',
+    default: false,
+    commands: ['validate'],
+  },
+  {
+    flag: 'created-out',
+    describe: 'write row,key,id of the contacts an import created to this CSV',
+    kind: path(),
+    expected: 'a file path',
     commands: ['report'],
   },
   // The mock server's options are its own: they are named CLERK_BULK_MOCK_* so that a

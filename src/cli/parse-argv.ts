@@ -46,16 +46,33 @@ const COMMAND_LINES: Record<CommandName, { usage: string; describe: string; epil
   clerk-bulk update export.csv --map mapping.json --rate 20 --out nightly.results.csv
   crm-export | clerk-bulk update - --out nightly.results.csv   # CSV from stdin`,
   },
+  import: {
+    usage: 'import <input>',
+    describe: 'create contacts, in batches (one new contact per row)',
+    epilog: `Examples:
+  clerk-bulk import new.csv --dry-run                  # check and show payloads, send nothing
+  clerk-bulk import crm.csv --map mapping.json --key crm_id --default-country US
+  clerk-bulk import crm.csv --key crm_id --resume      # continue an interrupted import
+  clerk-bulk import crm.csv --resume --resend-uncertain  # only once you checked Clerk Chat`,
+  },
+  sync: {
+    usage: 'sync <input>',
+    describe: 'upsert by your own key: create new keys, update changed ones, skip the rest',
+    epilog: `Examples:
+  clerk-bulk sync crm.csv --key crm_id --state ./crm-state --map mapping.json --default-country US
+  clerk-bulk sync crm.csv --key crm_id --state ./crm-state --out nightly.results.csv --force`,
+  },
   validate: {
     usage: 'validate <input>',
     describe: 'check every row, send nothing',
     epilog:
-      'Examples:\n  clerk-bulk validate contacts.csv\n  clerk-bulk validate export.csv --map mapping.json --invalid-out to-fix.csv',
+      'Examples:\n  clerk-bulk validate contacts.csv\n  clerk-bulk validate export.csv --map mapping.json --invalid-out to-fix.csv\n  clerk-bulk validate new.csv --import --default-country US   # as import reads it',
   },
   report: {
     usage: 'report <results>',
     describe: 'summarise a results file',
-    epilog: 'Examples:\n  clerk-bulk report contacts.csv.results.csv',
+    epilog:
+      'Examples:\n  clerk-bulk report contacts.csv.results.csv\n  clerk-bulk report crm.csv.results.csv --created-out ids.csv',
   },
   state: {
     usage: 'state <dir>',
@@ -73,8 +90,10 @@ const COMMAND_LINES: Record<CommandName, { usage: string; describe: string; epil
 
 const POSITIONALS: Partial<Record<CommandName, { name: string; describe: string }>> = {
   update: { name: 'input', describe: 'CSV file of contact changes (- for stdin)' },
+  import: { name: 'input', describe: 'CSV file of new contacts (- for stdin)' },
+  sync: { name: 'input', describe: 'CSV file of contacts keyed by --key (- for stdin)' },
   validate: { name: 'input', describe: 'CSV file of contact changes (- for stdin)' },
-  report: { name: 'results', describe: 'results CSV written by update' },
+  report: { name: 'results', describe: 'results CSV written by update or import' },
   state: { name: 'dir', describe: 'state directory given to update --state' },
 };
 
@@ -151,7 +170,10 @@ export function parseArgv(argv: string[]): Invocation {
     );
   }
   parser = parser
-    .demandCommand(1, 'say which command: update, validate, report or mock-server')
+    .demandCommand(
+      1,
+      'say which command: update, import, sync, validate, report, state or mock-server',
+    )
     .recommendCommands()
     .strict()
     .version(VERSION)
@@ -207,7 +229,7 @@ function explain(message: string, argv: string[]): string {
     .find((a) => a === `--${name}` || a === `--no-${name}` || a === `-${name}`);
   const asOption = token !== undefined;
   if (command === undefined && !asOption) {
-    return `unknown command "${name}": say update, validate, report or mock-server`;
+    return `unknown command "${name}": say update, import, sync, validate, report, state or mock-server`;
   }
   if (!asOption) return `unexpected argument "${name}"`;
   const flags = [...(command === undefined ? [] : optionsOf(command).map((o) => o.flag)), 'help'];

@@ -4,15 +4,10 @@ import { ClerkBulkError, EXIT, type ExitCode } from '../errors.js';
 import { type SpooledInput, STDIN, STDIN_NAME, spoolStdin } from '../pipeline/input/stdin.js';
 import { type RunEvents, type RunSummary, runUpdate } from '../pipeline/run/run-update.js';
 import { formatJson, payloadCollector, payloadLogLine, updateJson } from '../report/json-output.js';
-import { createProgress } from '../report/progress.js';
-import { redactor } from '../report/redact.js';
 import { safeText } from '../report/safe-text.js';
 import { formatSummary } from '../report/summary.js';
+import { startRunIo } from './run-io.js';
 import { exitCodeForSignal, type StopSignal } from './signals.js';
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
-}
 
 export interface CommandIo {
   /** Where input `-` is read from; the CLI passes `process.stdin`. */
@@ -82,40 +77,13 @@ export function resumeCommand(config: UpdateConfig, how: { retryFailed: boolean 
 
 /** `clerk-bulk update`: parse → run → print. Returns the exit code. */
 export async function updateCommand(config: UpdateConfig, io: CommandIo): Promise<ExitCode> {
-  const redact = redactor(config.apiKey);
-  // Everything printed passes through `redact`: an API may echo the key in an error.
-  const stdout = { write: (text: string) => io.stdout.write(redact(text)) };
-  const display = await createProgress({
-    stream: io.stderr,
-    intervalSeconds: config.progressInterval,
-    quiet: config.quiet,
-    log: config.log,
+  const run = await startRunIo(config, io, {
+    stop: {
+      first: 'stopping; waiting for requests in flight to finish (a second signal abandons them)',
+      second: 'abandoning requests in flight; they are re-sent on resume',
+    },
   });
-  // Progress lines carry only counts; warnings may quote the API.
-  const progress = { ...display, warn: (message: string) => display.warn?.(redact(message)) };
-  const graceful = new AbortController();
-  const force = new AbortController();
-  let firstSignal: StopSignal | undefined;
-  const onStop = (signal: StopSignal, count: number) => {
-    firstSignal ??= signal;
-    if (count === 1) {
-      progress.warn?.(
-        `${signal}: stopping; waiting for requests in flight to finish (a second signal abandons them)`,
-      );
-      graceful.abort();
-    } else if (count === 2) {
-      progress.warn?.(`${signal} again: abandoning requests in flight; they are re-sent on resume`);
-      force.abort();
-    }
-  };
-
-  const url = new URL(config.baseUrl);
-  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-    progress.warn?.(`--base-url ${url.origin} is plain http: the API key travels unencrypted`);
-  }
-  if (config.dryRun && !config.json) {
-    progress.warn?.('dry run: nothing will be sent');
-  }
+  const { stdout, redact, progress } = run;
   // `--dry-run --json`: the payloads go in the summary (capped), or with `--log json`
   // as one stderr line each, so stdout stays a single JSON object.
   const payloads =
@@ -131,7 +99,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
     // The copy of stdin stops on a signal by itself (and removes the copy); the run's
     // own clean stop applies from here on.
     if (config.input === STDIN) spooled = await spoolStdin(io.stdin ?? process.stdin);
-    io.signals?.on('stop', onStop);
+    run.listen();
     summary = await runUpdate({
       input: spooled?.path ?? config.input,
       inputName: spooled === undefined ? config.input : STDIN_NAME,
@@ -147,8 +115,8 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       timeoutMs: config.timeout,
       empty: config.empty,
       full: config.full,
-      signal: graceful.signal,
-      forceSignal: force.signal,
+      signal: run.graceful,
+      forceSignal: run.force,
       ...(config.maxRate === undefined ? {} : { maxRatePerSecond: config.maxRate }),
       ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
       ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
@@ -181,10 +149,9 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
     throw err;
   } finally {
     spooled?.remove();
-    progress.stop();
-    io.signals?.off('stop', onStop);
+    run.close();
   }
-  const code = exitCodeFor(summary, firstSignal);
+  const code = exitCodeFor(summary, run.firstSignal());
   const resume = resumeCommandFor(config, summary);
   if (config.json) {
     stdout.write(

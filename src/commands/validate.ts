@@ -9,6 +9,7 @@ import { createRowValidator, outcomeError } from '../pipeline/payload/to-payload
 import { formatJson, validateJson } from '../report/json-output.js';
 import { safeText } from '../report/safe-text.js';
 import { refuseOutputOverInput } from '../same-file.js';
+import { countryOption } from './import.js';
 import type { CommandIo } from './update.js';
 
 export interface ValidateOptions {
@@ -21,6 +22,12 @@ export interface ValidateOptions {
   invalidOut?: string | undefined;
   /** Print one JSON object (docs/json-output.md) instead of the text summary. @default false */
   json?: boolean;
+  /** Check the rows as `import` reads them (create bodies: a phone, no id). @default false */
+  create?: boolean;
+  /** The `--key` column (checked present and non-empty on each row). */
+  key?: string | undefined;
+  /** `--default-country`: country of national phone numbers. */
+  defaultCountry?: string | undefined;
 }
 
 function invalidOutError(path: string, cause: Error): InputFileError {
@@ -82,8 +89,15 @@ async function validateFile(
     const plan = planColumns(source.header, {
       file: name,
       ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
+      ...(options.create === true ? { operation: 'create' as const } : {}),
+      ...(options.key === undefined ? {} : { key: options.key }),
     });
-    const validate = createRowValidator(plan, { empty: config.empty });
+    const validate = createRowValidator(plan, {
+      empty: config.empty,
+      ...(options.defaultCountry === undefined
+        ? {}
+        : { defaultCountry: countryOption(options.defaultCountry) }),
+    });
     const width = source.header.length;
 
     if (options.invalidOut !== undefined) {

@@ -63,17 +63,48 @@ export const VALIDATE_JSON_KEYS = [
   'exitCode',
 ] as const;
 
+/**
+ * The top-level keys of `import --json` and `sync --json` (one shape, `command` says
+ * which), in the order they are printed.
+ */
+export const IMPORT_JSON_KEYS = [
+  'schemaVersion',
+  'command',
+  'input',
+  'resultsPath',
+  'dryRun',
+  'rowsRead',
+  'counts',
+  'requests',
+  'elapsedMs',
+  'rowsPerSecond',
+  'stopped',
+  'unfinished',
+  'topErrors',
+  'rate',
+  'stateDir',
+  'resumeCommand',
+  'resendUncertainCommand',
+  'exitCode',
+] as const;
+
+/** `sync --json`: the shape of `import --json`. */
+export const SYNC_JSON_KEYS = IMPORT_JSON_KEYS;
+
 /** The top-level keys of `report --json`, in the order they are printed. */
 export const REPORT_JSON_KEYS = [
   'schemaVersion',
   'command',
   'resultsPath',
+  'layout',
   'lines',
   'rows',
   'counts',
+  'uncertainRows',
   'topErrors',
   'tornLastLine',
   'failedOut',
+  'createdOut',
   'exitCode',
 ] as const;
 
@@ -99,12 +130,11 @@ export const ERROR_JSON_KEYS = ['schemaVersion', 'command', 'error'] as const;
 /** The keys of `error` in the error object. */
 export const ERROR_DETAIL_KEYS = ['code', 'message', 'exitCode', 'hint'] as const;
 
-/**
- * Every documented shape by name, as docs/json-output.md has a section for each.
- * `state`, `import` and `sync` add their `*_JSON_KEYS` here with their builders.
- */
+/** Every documented shape by name, as docs/json-output.md has a section for each. */
 export const JSON_SHAPES = {
   update: UPDATE_JSON_KEYS,
+  import: IMPORT_JSON_KEYS,
+  sync: SYNC_JSON_KEYS,
   validate: VALIDATE_JSON_KEYS,
   report: REPORT_JSON_KEYS,
   state: STATE_JSON_KEYS,
@@ -156,10 +186,11 @@ export type UpdateJson = Shape<
 /**
  * The fields of a RunSummary as JSON: `undefined` becomes `null`. Mapped over
  * RunSummary so that a field added to it fails to compile here until it is placed in
- * the shape (and so in UPDATE_JSON_KEYS and the docs).
+ * the shape (and so in UPDATE_JSON_KEYS and the docs). `operation` is not a field:
+ * `command` says it.
  */
 type SummaryFields = {
-  [K in keyof RunSummary]-?: undefined extends RunSummary[K]
+  [K in Exclude<keyof RunSummary, 'operation'>]-?: undefined extends RunSummary[K]
     ? Exclude<RunSummary[K], undefined> | null
     : RunSummary[K];
 };
@@ -210,6 +241,66 @@ export function updateJson(
     resumeCommand: extra.resumeCommand ?? null,
     payloads: extra.payloads?.list ?? null,
     payloadsTruncated: extra.payloads?.truncated ?? false,
+    exitCode: extra.exitCode,
+  };
+}
+
+export type ImportJson = Shape<
+  typeof IMPORT_JSON_KEYS,
+  {
+    schemaVersion: typeof JSON_SCHEMA_VERSION;
+    command: 'import' | 'sync';
+    input: string;
+    resultsPath: string;
+    dryRun: boolean;
+    rowsRead: number;
+    counts: RunSummary['counts'];
+    requests: RunSummary['requests'];
+    elapsedMs: number;
+    rowsPerSecond: number;
+    stopped: NonNullable<RunSummary['stopped']> | null;
+    unfinished: number;
+    topErrors: RunSummary['topErrors'];
+    rate: RunSummary['rate'];
+    stateDir: string | null;
+    resumeCommand: string | null;
+    resendUncertainCommand: string | null;
+    exitCode: number;
+  }
+>;
+
+/**
+ * `import --json` and `sync --json`. `resendUncertainCommand`: the command that sends
+ * the `uncertain` rows again, once checked (`null` when there are none).
+ */
+export function importJson(
+  summary: RunSummary,
+  extra: {
+    command: 'import' | 'sync';
+    exitCode: number;
+    stateDir: string | undefined;
+    resumeCommand: string | undefined;
+    resendUncertainCommand: string | undefined;
+  },
+): ImportJson {
+  return {
+    schemaVersion: JSON_SCHEMA_VERSION,
+    command: extra.command,
+    input: summary.input,
+    resultsPath: summary.resultsPath,
+    dryRun: summary.dryRun,
+    rowsRead: summary.rowsRead,
+    counts: summary.counts,
+    requests: summary.requests,
+    elapsedMs: summary.elapsedMs,
+    rowsPerSecond: summary.rowsPerSecond,
+    stopped: summary.stopped ?? null,
+    unfinished: summary.unfinished,
+    topErrors: summary.topErrors,
+    rate: summary.rate,
+    stateDir: extra.stateDir ?? null,
+    resumeCommand: extra.resumeCommand ?? null,
+    resendUncertainCommand: extra.resendUncertainCommand ?? null,
     exitCode: extra.exitCode,
   };
 }
@@ -311,12 +402,15 @@ export type ReportJson = Shape<
     schemaVersion: typeof JSON_SCHEMA_VERSION;
     command: 'report';
     resultsPath: string;
+    layout: ResultsFileSummary['layout'];
     lines: number;
     rows: number;
     counts: ResultsFileSummary['counts'];
+    uncertainRows: number[];
     topErrors: ResultsFileSummary['topErrors'];
     tornLastLine: boolean;
     failedOut: { path: string; rows: number; input: string } | null;
+    createdOut: { path: string; rows: number } | null;
     exitCode: number;
   }
 >;
@@ -324,18 +418,25 @@ export type ReportJson = Shape<
 /** `report --json`. */
 export function reportJson(
   summary: ResultsFileSummary,
-  extra: { failedOut: { path: string; rows: number; input: string } | undefined; exitCode: number },
+  extra: {
+    failedOut: { path: string; rows: number; input: string } | undefined;
+    createdOut?: { path: string; rows: number } | undefined;
+    exitCode: number;
+  },
 ): ReportJson {
   return {
     schemaVersion: JSON_SCHEMA_VERSION,
     command: 'report',
     resultsPath: summary.path,
+    layout: summary.layout,
     lines: summary.lines,
     rows: summary.rows,
     counts: summary.counts,
+    uncertainRows: summary.uncertainRows,
     topErrors: summary.topErrors,
     tornLastLine: summary.tornLastLine,
     failedOut: extra.failedOut ?? null,
+    createdOut: extra.createdOut ?? null,
     exitCode: extra.exitCode,
   };
 }
@@ -404,7 +505,12 @@ export function jsonAsked(
 ): { json: boolean; command: JsonCommand | undefined } {
   const first = argv.find((a) => !a.startsWith('-'));
   const command =
-    first === 'update' || first === 'validate' || first === 'report' || first === 'state'
+    first === 'update' ||
+    first === 'import' ||
+    first === 'sync' ||
+    first === 'validate' ||
+    first === 'report' ||
+    first === 'state'
       ? first
       : undefined;
   let fromFlag: boolean | undefined;

@@ -1,4 +1,4 @@
-import type { StatusCounts } from '../pipeline/results/tally.js';
+import { type StatusCounts, zeroCounts } from '../pipeline/results/tally.js';
 import type { RunEvents, RunRate } from '../pipeline/run/run-update.js';
 import { rateText, shortRateText } from './rate-text.js';
 import { safeText } from './safe-text.js';
@@ -12,6 +12,8 @@ export interface ProgressOptions {
   log?: 'text' | 'json';
   /** Force a mode; by default a bar on a TTY, plain lines otherwise. */
   mode?: 'bar' | 'lines';
+  /** An import or sync: the counts start with `created` and show `uncertain`. @default false */
+  importing?: boolean;
 }
 
 export interface Progress extends RunEvents {
@@ -29,6 +31,8 @@ interface State {
   /** The rate in use and the limit found, from the run's `rateView` events. */
   rateView?: RunRate;
   startedAtMs: number;
+  /** An import or sync (see {@link ProgressOptions.importing}). @default false */
+  importing?: boolean;
 }
 
 /**
@@ -41,11 +45,12 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
   const state: State = {
     done: 0,
     total: undefined,
-    counts: { updated: 0, failed: 0, invalid: 0, 'dry-run': 0, unchanged: 0 },
+    counts: zeroCounts(),
     skipped: 0,
     retrying: 0,
     rate: undefined,
     startedAtMs: Date.now(),
+    importing: options.importing === true,
   };
   const json = options.log === 'json';
   const write = (line: string) => options.stream.write(`${line}\n`);
@@ -70,7 +75,7 @@ export async function createProgress(options: ProgressOptions): Promise<Progress
         stream: options.stream,
         // Short enough for an 80-column terminal; the bar takes what is left.
         format:
-          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | updated {updated}{unchangedText} failed {failed} invalid {invalid} retries {retrying}{rateText}',
+          '{bar} {percentage}% {value}/{totalText} rows {speed}/s ETA {eta_formatted} | {countsText} failed {failed} invalid {invalid} retries {retrying}{rateText}',
         // The text around the bar takes about 90 columns, the rate up to 28 more.
         barsize: Math.max(10, Math.min(40, (options.stream.columns ?? 80) - 118)),
         barCompleteChar: '\u2588',
@@ -171,9 +176,7 @@ function payload(state: State): Record<string, string | number> {
   return {
     totalText: state.total === undefined ? '?' : String(state.total),
     speed: elapsed > 0 ? Math.round((state.done - state.skipped) / elapsed) : 0,
-    updated: state.counts.updated,
-    // Only runs with --state skip rows: the bar stays as it was for the others.
-    unchangedText: state.counts.unchanged > 0 ? ` unchanged ${state.counts.unchanged}` : '',
+    countsText: goodCounts(state).join(' '),
     failed: state.counts.failed,
     invalid: state.counts.invalid,
     retrying: state.retrying,
@@ -197,6 +200,8 @@ export function jsonLine(state: State): Record<string, unknown> {
       elapsedMs > 0 ? Math.round(((state.done - state.skipped) / elapsedMs) * 1000) : 0,
     updated: state.counts.updated,
     unchanged: state.counts.unchanged,
+    created: state.counts.created,
+    uncertain: state.counts.uncertain,
     failed: state.counts.failed,
     invalid: state.counts.invalid,
     alreadyDone: state.skipped,
@@ -222,9 +227,25 @@ export function plainLine(state: State): string {
       ? `, ETA ${formatDuration(((total - state.done) / speed) * 1000)}`
       : '';
   const rate = state.rateView === undefined ? '' : `; ${rateText(state.rateView, 'running')}`;
-  // `unchanged` only shows in runs with --state that skipped rows.
-  const unchanged = state.counts.unchanged > 0 ? `, unchanged ${state.counts.unchanged}` : '';
-  return `progress: ${state.done}/${total ?? '?'} rows${pct}, ${Math.round(speed)} rows/s${eta}; updated ${state.counts.updated}${unchanged}, failed ${state.counts.failed}, invalid ${state.counts.invalid}${rate}`;
+  return `progress: ${state.done}/${total ?? '?'} rows${pct}, ${Math.round(speed)} rows/s${eta}; ${goodCounts(state).join(', ')}, failed ${state.counts.failed}, invalid ${state.counts.invalid}${rate}`;
+}
+
+/**
+ * The counts before `failed`: `updated N` (with `unchanged N` once a run with --state
+ * skipped rows); an import's `created N` (with `updated` and `unchanged` when a sync
+ * has them), then `uncertain N`.
+ */
+function goodCounts(state: State): string[] {
+  const c = state.counts;
+  if (state.importing) {
+    return [
+      `created ${c.created}`,
+      ...(c.updated > 0 ? [`updated ${c.updated}`] : []),
+      ...(c.unchanged > 0 ? [`unchanged ${c.unchanged}`] : []),
+      `uncertain ${c.uncertain}`,
+    ];
+  }
+  return [`updated ${c.updated}`, ...(c.unchanged > 0 ? [`unchanged ${c.unchanged}`] : [])];
 }
 
 export function formatDuration(ms: number): string {

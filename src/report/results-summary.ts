@@ -1,12 +1,26 @@
 import { InputFileError } from '../errors.js';
 import { type ResultsRecord, type ResultsScan, scanResultsFile } from '../pipeline/results/scan.js';
 import { errorKind } from '../pipeline/results/tally.js';
-import type { RowStatus } from '../pipeline/results/writer.js';
+import type { ResultsLayout, RowStatus } from '../pipeline/results/writer.js';
 
 // Appended, never reordered: the index + 1 is a row's code below (1 = updated).
-const STATUSES: readonly RowStatus[] = ['updated', 'failed', 'invalid', 'dry-run', 'unchanged'];
-/** The code of `unchanged`: like `updated`, not a row left to do. */
-const UNCHANGED_CODE = STATUSES.indexOf('unchanged') + 1;
+const STATUSES: readonly RowStatus[] = [
+  'updated',
+  'failed',
+  'invalid',
+  'dry-run',
+  'unchanged',
+  'created',
+  'uncertain',
+  'sending',
+];
+/** The final, good statuses: a row whose last line has another is left to do. */
+const GOOD: ReadonlySet<RowStatus> = new Set<RowStatus>(['updated', 'unchanged', 'created']);
+/** Indexed by a row's code: 1 when that status is good (code 0: no line). */
+const GOOD_CODE = Uint8Array.from([0, ...STATUSES.map((s) => (GOOD.has(s) ? 1 : 0))]);
+
+/** Counts per final status: a row whose last line is an intent (`sending`) is `uncertain`. */
+export type ReportCounts = Record<Exclude<RowStatus, 'sending'>, number>;
 /** Distinct error kinds remembered; more are grouped as "(other errors)". */
 const MAX_KINDS = 1_000;
 
@@ -16,7 +30,11 @@ export interface ResultsFileSummary {
   lines: number;
   /** Distinct rows, by the last line for each. */
   rows: number;
-  counts: Record<RowStatus, number>;
+  counts: ReportCounts;
+  /** Update's format or import's (whose rows may be `created` or `uncertain`). */
+  layout: ResultsLayout;
+  /** Rows whose last line is `uncertain` (or an intent with no outcome), in row order. */
+  uncertainRows: number[];
   topErrors: Array<{ error: string; count: number }>;
   /**
    * The file does not end with a newline: its last line was torn by a crash mid-write
@@ -25,7 +43,11 @@ export interface ResultsFileSummary {
   tornLastLine: boolean;
 }
 
-const SCAN_OPTIONS = { notResultsCode: 'E_NOT_RESULTS', malformedCode: 'E_RESULTS_MALFORMED' };
+const SCAN_OPTIONS = {
+  notResultsCode: 'E_NOT_RESULTS',
+  malformedCode: 'E_RESULTS_MALFORMED',
+  layouts: ['update', 'import'] as const,
+};
 
 /** Read every data line of a results file (shared reader, same checks as resume). */
 async function scan(path: string, onLine: (record: ResultsRecord) => void): Promise<ResultsScan> {
@@ -47,7 +69,10 @@ async function scan(path: string, onLine: (record: ResultsRecord) => void): Prom
 export interface RowsState {
   /** The physical line of each row's last line (0: the file has none). */
   lastLineOf: Uint32Array;
-  /** 1 when the row's last line is not `updated` or `unchanged` (a row left to do), else 0. */
+  /**
+   * 1 when the row's last line is not `updated`, `unchanged` or `created` (a row left to
+   * do), else 0.
+   */
   toDo: Uint8Array;
 }
 
@@ -93,22 +118,27 @@ export async function summariseResults(path: string): Promise<ResultsFileSummary
       kind[row] = index ?? MAX_KINDS;
     }
   });
-  const counts: Record<RowStatus, number> = {
+  const counts: ReportCounts = {
     updated: 0,
     failed: 0,
     invalid: 0,
     'dry-run': 0,
     unchanged: 0,
+    created: 0,
+    uncertain: 0,
   };
   const kindCounts = new Map<number, number>();
+  const uncertainRows: number[] = [];
   let rows = 0;
   for (let row = 1; row < status.length; row++) {
     const s = status[row] ?? 0;
     if (s === 0) continue;
     rows++;
-    counts[STATUSES[s - 1] as RowStatus]++;
+    const final = STATUSES[s - 1] as RowStatus;
+    counts[final === 'sending' ? 'uncertain' : final]++;
+    if (final === 'sending' || final === 'uncertain') uncertainRows.push(row);
     const k = kind[row] ?? -1;
-    if (s !== 1 && s !== UNCHANGED_CODE && k >= 0) kindCounts.set(k, (kindCounts.get(k) ?? 0) + 1);
+    if (GOOD_CODE[s] !== 1 && k >= 0) kindCounts.set(k, (kindCounts.get(k) ?? 0) + 1);
   }
   const topErrors = [...kindCounts.entries()]
     .sort((a, b) => b[1] - a[1])
@@ -119,10 +149,12 @@ export async function summariseResults(path: string): Promise<ResultsFileSummary
     lines: scanned.lines,
     rows,
     counts,
+    layout: scanned.layout,
+    uncertainRows,
     topErrors,
     tornLastLine: scanned.tornLine,
     lastLineOf,
-    toDo: status.map((s) => (s > 1 && s !== UNCHANGED_CODE ? 1 : 0)),
+    toDo: status.map((s) => (s !== 0 && GOOD_CODE[s] !== 1 ? 1 : 0)),
   };
 }
 

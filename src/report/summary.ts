@@ -18,16 +18,30 @@ export function formatSummary(summary: RunSummary, resumeCommand: string | undef
             ? 'Dry run finished (nothing was sent).'
             : 'Finished.';
   lines.push(title);
+  const creating = summary.operation === 'create';
   const parts = summary.dryRun
     ? [`dry-run ${c['dry-run']}`, `invalid ${c.invalid}`]
-    : [`updated ${c.updated}`, `failed ${c.failed}`, `invalid ${c.invalid}`];
+    : creating
+      ? [
+          `created ${c.created}`,
+          ...(c.updated > 0 ? [`updated ${c.updated}`] : []),
+          ...(c.unchanged > 0 ? [`unchanged ${c.unchanged}`] : []),
+          `uncertain ${c.uncertain}`,
+          `failed ${c.failed}`,
+          `invalid ${c.invalid}`,
+        ]
+      : [`updated ${c.updated}`, `failed ${c.failed}`, `invalid ${c.invalid}`];
   // --state: rows not sent because the API already holds them (dry run: would not be).
-  if (c.unchanged > 0) parts.splice(1, 0, `unchanged ${c.unchanged}`);
+  // A live import lists its own `unchanged` above.
+  if (c.unchanged > 0 && (summary.dryRun || !creating))
+    parts.splice(1, 0, `unchanged ${c.unchanged}`);
   if (c.alreadyDone > 0) {
-    const bad = c.alreadyDoneNotUpdated;
-    parts.push(
-      `already done ${c.alreadyDone}${bad > 0 ? ` (${bad} of them failed or invalid)` : ''}`,
-    );
+    const bad = c.alreadyDoneNotUpdated - (c.alreadyUncertain ?? 0);
+    const notes = [
+      ...(bad > 0 ? [`${bad} of them failed or invalid`] : []),
+      ...((c.alreadyUncertain ?? 0) > 0 ? [`${c.alreadyUncertain} uncertain`] : []),
+    ];
+    parts.push(`already done ${c.alreadyDone}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`);
   }
   if (summary.unfinished > 0) parts.push(`not finished ${summary.unfinished}`);
   lines.push(`  rows:     ${parts.join(', ')} (of ${summary.rowsRead} read)`);

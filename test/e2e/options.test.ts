@@ -56,6 +56,13 @@ function everyVariable(dir: string, baseUrl: string): Record<string, string> {
     CLERK_BULK_PROGRESS_INTERVAL: '10',
     CLERK_BULK_RETRY_BASE_MS: '10',
     CLERK_BULK_SHOW: '5',
+    // The input's id column: a key validate accepts on an update file.
+    CLERK_BULK_KEY: 'id',
+    CLERK_BULK_DEFAULT_COUNTRY: 'US',
+    CLERK_BULK_BATCH_SIZE: '10',
+    CLERK_BULK_RESEND_UNCERTAIN: 'no',
+    CLERK_BULK_IMPORT: '0',
+    CLERK_BULK_CREATED_OUT: join(dir, 'created.csv'),
     CLERK_BULK_INVALID_OUT: join(dir, 'invalid.csv'),
     CLERK_BULK_FAILED_OUT: join(dir, 'failed.csv'),
     // The input the report copies rows from (written by the test as in.csv).
@@ -103,7 +110,13 @@ describe('CLERK_BULK_* variables', () => {
     expect(report.code).toBe(1);
     expect(report.stdout).toMatch(/2 rows left to do copied from .*in\.csv to .*failed\.csv/);
 
-    for (const argv of [['--help'], ['update', '--help'], ['mock-server', '--help']]) {
+    for (const argv of [
+      ['--help'],
+      ['update', '--help'],
+      ['import', '--help'],
+      ['sync', '--help'],
+      ['mock-server', '--help'],
+    ]) {
       expect(await runCli(argv, { env })).toMatchObject({ code: 0, stderr: '' });
     }
     expect(await runCli(['--version'], { env })).toMatchObject({

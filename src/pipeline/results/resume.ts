@@ -40,11 +40,12 @@ export function hashId(id: string): number {
 }
 
 /** The first 52 bits of the hex sha256, exact in a float64. */
-function shaKey(sha256: string): number {
+export function shaKey(sha256: string): number {
   return Number.parseInt(sha256.slice(0, 13), 16);
 }
 
-class Rows {
+/** Per-row state, hash of the id and payload hash, in typed arrays that grow. */
+export class Rows {
   state = new Uint8Array(1024);
   idHash = new Uint32Array(1024);
   sha = new Float64Array(1024);
@@ -155,7 +156,7 @@ export async function loadResumePlan(
  * Cut a torn last line off (everything after `validBytes`), unless the file changed
  * since it was read. Returns whether it was cut.
  */
-function cutTornLine(path: string, validBytes: number, sizeWhenRead: number): boolean {
+export function cutTornLine(path: string, validBytes: number, sizeWhenRead: number): boolean {
   try {
     const fd = openSync(path, 'r+');
     try {

@@ -2,10 +2,17 @@ import { open } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { parse } from 'csv-parse/sync';
 import { InputFileError } from '../../errors.js';
-import { RESULTS_COLUMNS } from './writer.js';
+import { IMPORT_RESULTS_COLUMNS, RESULTS_COLUMNS, type ResultsLayout } from './writer.js';
 
-/** The header line every results file starts with (docs/results-and-resume.md). */
+/** The header line every update results file starts with (docs/results-and-resume.md). */
 export const RESULTS_HEADER = RESULTS_COLUMNS.join(',');
+/** The header line of an import's results file (docs/results-and-resume.md). */
+export const IMPORT_RESULTS_HEADER = IMPORT_RESULTS_COLUMNS.join(',');
+
+const HEADERS: Record<ResultsLayout, string> = {
+  update: RESULTS_HEADER,
+  import: IMPORT_RESULTS_HEADER,
+};
 
 /** Bytes read per chunk. */
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -21,6 +28,8 @@ export interface ResultsRecord {
   row: number;
   /** The id as written: a formula-like id carries a leading `'` (see {@link unescapeId}). */
   id: string;
+  /** Import files: the `key` cell as written ('' in an update file). */
+  key: string;
   status: string;
   httpStatus: string;
   error: string;
@@ -43,6 +52,8 @@ export interface ResultsScan {
   validBytes: number;
   /** Size of the file when it was read. */
   size: number;
+  /** The format its header names (`update` for an empty file). */
+  layout: ResultsLayout;
 }
 
 export interface ScanOptions {
@@ -50,6 +61,8 @@ export interface ScanOptions {
   notResultsCode: string;
   /** Code of the error thrown for a line that cannot be read. */
   malformedCode: string;
+  /** The formats accepted; another header is "not a results file". @default ['update'] */
+  layouts?: readonly ResultsLayout[];
 }
 
 /**
@@ -68,6 +81,7 @@ export async function scanResultsFile(
   options: ScanOptions,
   onLine: (record: ResultsRecord) => void,
 ): Promise<ResultsScan> {
+  const layouts = options.layouts ?? ['update'];
   const handle = await open(path, 'r');
   try {
     const size = (await handle.stat()).size;
@@ -77,12 +91,16 @@ export async function scanResultsFile(
       line: 0,
       row: Number.NaN,
       id: '',
+      key: '',
       status: '',
       httpStatus: '',
       error: '',
       sha256: '',
       cells: 0,
     };
+    let layout: ResultsLayout = layouts[0] ?? 'update';
+    /** Cells before `id`: 1 (row) in an update file, 2 (row, key) in an import file. */
+    let lead = 1;
     let carry = '';
     /** Bytes of complete lines seen so far. */
     let validBytes = 0;
@@ -101,18 +119,20 @@ export async function scanResultsFile(
       const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
       if (line === 1) {
         const bom = text.charCodeAt(start) === 0xfeff ? 1 : 0;
-        if (text.slice(start + bom, stop) !== RESULTS_HEADER) {
-          throw notResults(path, options.notResultsCode);
-        }
+        const header = text.slice(start + bom, stop);
+        const found = layouts.find((l) => HEADERS[l] === header);
+        if (found === undefined) throw notResults(path, options.notResultsCode, layouts);
+        layout = found;
+        lead = found === 'import' ? 2 : 1;
         return;
       }
       record.line = line;
-      if (!quoted) splitPlain(text, start, stop, record);
-      else if (!splitQuoted(text.slice(start, stop), record)) {
+      if (!quoted) splitPlain(text, start, stop, record, lead);
+      else if (!splitQuoted(text.slice(start, stop), record, lead)) {
         throw malformed(line, 'unbalanced quotes');
       }
-      if (record.cells < 7 || !Number.isSafeInteger(record.row) || record.row < 1) {
-        throw malformed(line, 'expected a row number and 8 cells');
+      if (record.cells < 6 + lead || !Number.isSafeInteger(record.row) || record.row < 1) {
+        throw malformed(line, `expected a row number and ${7 + lead} cells`);
       }
       lines++;
       onLine(record);
@@ -127,8 +147,8 @@ export async function scanResultsFile(
         carry += decoder.write(buffer.subarray(0, bytesRead));
         // A first line longer than any header: not a results file (and not worth
         // reading to its end).
-        if (line === 0 && carry.length > RESULTS_HEADER.length + 2) {
-          throw notResults(path, options.notResultsCode);
+        if (line === 0 && carry.length > IMPORT_RESULTS_HEADER.length + 2) {
+          throw notResults(path, options.notResultsCode, layouts);
         }
         continue;
       }
@@ -151,43 +171,57 @@ export async function scanResultsFile(
       // No complete line at all: a header torn by a crash is a results file with
       // nothing in it yet; anything else is not a results file.
       const head = carry.charCodeAt(0) === 0xfeff ? carry.slice(1) : carry;
-      if (!RESULTS_HEADER.startsWith(head)) throw notResults(path, options.notResultsCode);
+      if (!layouts.some((l) => HEADERS[l].startsWith(head))) {
+        throw notResults(path, options.notResultsCode, layouts);
+      }
     }
-    return { lines, empty: size === 0, tornLine, validBytes, size };
+    return { lines, empty: size === 0, tornLine, validBytes, size, layout };
   } finally {
     await handle.close();
   }
 }
 
-function notResults(path: string, code: string): InputFileError {
+function notResults(path: string, code: string, layouts: readonly ResultsLayout[]): InputFileError {
+  const expected = layouts.map((l) => `"${HEADERS[l]}"`).join(' or ');
   return new InputFileError(
-    `not a clerk-bulk results file: expected header "${RESULTS_HEADER}"`,
+    `not a clerk-bulk ${layouts.length === 1 && layouts[0] === 'import' ? 'import ' : ''}results file: expected header ${expected}`,
     code,
     { file: path, line: 1 },
   );
 }
 
-/** Split a line with no quotes: its cells are exactly the text between commas. */
-function splitPlain(text: string, start: number, end: number, record: ResultsRecord): void {
+/**
+ * Split a line with no quotes: its cells are exactly the text between commas. `lead`
+ * is the number of cells before `id` (2 when a `key` cell follows `row`).
+ */
+function splitPlain(
+  text: string,
+  start: number,
+  end: number,
+  record: ResultsRecord,
+  lead: number,
+): void {
   let cells = 0;
   let at = start;
   let more = true;
+  const last = 6 + lead;
   record.row = Number.NaN;
   record.id = '';
+  record.key = '';
   record.status = '';
   record.httpStatus = '';
   record.error = '';
   record.sha256 = '';
-  while (more && cells < 7) {
+  while (more && cells < last) {
     let comma = text.indexOf(',', at);
     if (comma === -1 || comma > end) {
       comma = end;
       more = false;
     }
-    switch (cells) {
-      case 0:
-        record.row = parseRow(text, at, comma);
-        break;
+    if (cells === 0) record.row = parseRow(text, at, comma);
+    else if (cells < lead) record.key = text.slice(at, comma);
+    // Past the lead cells, the same columns as an update file.
+    switch (cells - lead + 1) {
       case 1:
         record.id = text.slice(at, comma);
         break;
@@ -207,12 +241,12 @@ function splitPlain(text: string, start: number, end: number, record: ResultsRec
     cells++;
     at = comma + 1;
   }
-  // What follows the hash (finished_at) is not needed; 8 stands for "8 or more".
-  record.cells = more ? 8 : cells;
+  // What follows the hash (finished_at) is not needed; 7 + lead stands for "that or more".
+  record.cells = more ? last + 1 : cells;
 }
 
 /** A line with a quoted cell: csv-parse it. Returns false when it cannot be parsed. */
-function splitQuoted(text: string, record: ResultsRecord): boolean {
+function splitQuoted(text: string, record: ResultsRecord, lead: number): boolean {
   let cells: string[];
   try {
     const parsed = parse(text, { relax_column_count: true }) as string[][];
@@ -223,11 +257,13 @@ function splitQuoted(text: string, record: ResultsRecord): boolean {
   }
   const row = cells[0] ?? '';
   record.row = parseRow(row, 0, row.length);
-  record.id = cells[1] ?? '';
-  record.status = cells[2] ?? '';
-  record.httpStatus = cells[3] ?? '';
-  record.error = cells[5] ?? '';
-  record.sha256 = cells[6] ?? '';
+  record.key = lead > 1 ? (cells[1] ?? '') : '';
+  const at = lead - 1;
+  record.id = cells[1 + at] ?? '';
+  record.status = cells[2 + at] ?? '';
+  record.httpStatus = cells[3 + at] ?? '';
+  record.error = cells[5 + at] ?? '';
+  record.sha256 = cells[6 + at] ?? '';
   record.cells = cells.length;
   return true;
 }

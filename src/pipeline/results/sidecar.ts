@@ -56,7 +56,15 @@ export interface RunFingerprint {
 }
 
 /** Rows a resume skipped, by the status their last line has. */
-export type SkippedCounts = { updated: number; failed: number; invalid: number };
+export type SkippedCounts = {
+  updated: number;
+  failed: number;
+  invalid: number;
+  /** Import: rows an earlier run created. */
+  created?: number;
+  /** Import: rows an earlier run left uncertain (not re-sent). */
+  uncertain?: number;
+};
 
 function stamp(path: string): FileStamp | undefined {
   try {

@@ -8,23 +8,39 @@ export interface StatusCounts {
   failed: number;
   invalid: number;
   'dry-run': number;
-  /** `--state`: rows not sent because the API already holds their payload. */
+  /**
+   * `--state`: rows not sent because the API already holds their payload (update: the
+   * id's last confirmed payload; import and sync: the key's contact).
+   */
   unchanged: number;
+  /** Import: contacts created. */
+  created: number;
+  /** Import: sent, outcome unknown (never re-sent on their own). */
+  uncertain: number;
 }
 
-/** Counts per status and the most common errors, built as lines are recorded. */
-export class Tally {
-  readonly counts: StatusCounts = {
+/** Every count at zero. */
+export function zeroCounts(): StatusCounts {
+  return {
     updated: 0,
     failed: 0,
     invalid: 0,
     'dry-run': 0,
     unchanged: 0,
+    created: 0,
+    uncertain: 0,
   };
+}
+
+/** Counts per status and the most common errors, built as lines are recorded. */
+export class Tally {
+  readonly counts: StatusCounts = zeroCounts();
   private readonly errors = new Map<string, number>();
   private otherErrors = 0;
 
   add(status: RowStatus, error?: string): void {
+    // An intent line is not an outcome: the row's next line is.
+    if (status === 'sending') return;
     this.counts[status]++;
     if (error === undefined || error === '') return;
     const key = errorKind(error);

@@ -15,15 +15,50 @@ export const RESULTS_COLUMNS = [
 ] as const;
 
 /**
- * `unchanged` (with `--state`): the payload equals the one the API last confirmed for
- * the id, so the row was not sent (attempts 0). Resume checks such rows again.
+ * Columns of an import's results CSV: update's, with the row's `--key` cell after `row`
+ * (empty without `--key`), and `id` the contact the API created. A header of its own,
+ * so update's format stays as it was and neither run can resume from the other's file.
  */
-export type RowStatus = 'updated' | 'failed' | 'invalid' | 'dry-run' | 'unchanged';
+export const IMPORT_RESULTS_COLUMNS = [
+  'row',
+  'key',
+  'id',
+  'status',
+  'http_status',
+  'attempts',
+  'error',
+  'payload_sha256',
+  'finished_at',
+] as const;
+
+/** Which results format a file has: update's or import's (docs/results-and-resume.md). */
+export type ResultsLayout = 'update' | 'import';
+
+/**
+ * `unchanged` (with `--state`): update: the payload equals the one the API last
+ * confirmed for the id, so the row was not sent (attempts 0; resume checks such rows
+ * again); import and sync: the key's contact already holds this payload.
+ * `created` and `uncertain` are import's; `sending` is import's intent line, written
+ * before a create goes out and followed by the row's outcome (a row whose last line is
+ * `sending` was in flight when its run died: resume makes it `uncertain`).
+ */
+export type RowStatus =
+  | 'updated'
+  | 'failed'
+  | 'invalid'
+  | 'dry-run'
+  | 'unchanged'
+  | 'created'
+  | 'uncertain'
+  | 'sending';
 
 /** One row's final outcome in this run. */
 export interface ResultLine {
   row: number;
+  /** The contact id (update), or the id the API gave the new contact (import; '' until then). */
   id: string;
+  /** Import only: the row's `--key` cell ('' without `--key`). */
+  key?: string | undefined;
   status: RowStatus;
   /** Last HTTP status seen; absent when nothing was sent or no answer came. */
   httpStatus?: number | undefined;
@@ -42,7 +77,10 @@ export type OpenMode =
   /** replace an existing file (--force) */
   | 'overwrite';
 
-const HEADER_LINE = `${RESULTS_COLUMNS.join(',')}\n`;
+const HEADER_LINES: Record<ResultsLayout, string> = {
+  update: `${RESULTS_COLUMNS.join(',')}\n`,
+  import: `${IMPORT_RESULTS_COLUMNS.join(',')}\n`,
+};
 
 /**
  * A results path must be a regular file or not exist yet. Opening a FIFO blocks in
@@ -92,11 +130,18 @@ export class ResultsWriter {
   private pendingBytes = 0;
   readonly path: string;
   private readonly redact: (text: string) => string;
+  readonly layout: ResultsLayout;
 
-  private constructor(path: string, fd: number, redact: (text: string) => string) {
+  private constructor(
+    path: string,
+    fd: number,
+    redact: (text: string) => string,
+    layout: ResultsLayout,
+  ) {
     this.path = path;
     this.fd = fd;
     this.redact = redact;
+    this.layout = layout;
   }
 
   /**
@@ -106,7 +151,11 @@ export class ResultsWriter {
   static open(
     path: string,
     mode: OpenMode,
-    options: { redact?: (text: string) => string } = {},
+    options: {
+      redact?: (text: string) => string;
+      /** Which header and columns. @default 'update' */
+      layout?: ResultsLayout;
+    } = {},
   ): ResultsWriter {
     refuseNonRegularResults(path);
     const flags = mode === 'create' ? 'wx' : mode === 'append' ? 'a' : 'w';
@@ -125,16 +174,27 @@ export class ResultsWriter {
         cause: err,
       });
     }
-    const writer = new ResultsWriter(path, fd, options.redact ?? ((t) => t));
-    if (fstatSync(fd).size === 0) writer.writeRaw(HEADER_LINE);
+    const layout = options.layout ?? 'update';
+    const writer = new ResultsWriter(path, fd, options.redact ?? ((t) => t), layout);
+    if (fstatSync(fd).size === 0) writer.writeRaw(HEADER_LINES[layout]);
     return writer;
   }
 
   /** Write one row's outcome. Throws ResultsWriteError when the disk refuses. */
   write(line: ResultLine): void {
-    const text = formatResultLine(line, this.redact);
+    const text = formatResultLine(line, this.redact, this.layout);
     if (this.pending.length > 0) this.writeRaw(this.takePending() + text, true);
     else this.writeRaw(text, true);
+  }
+
+  /**
+   * Write several lines with one `write(2)`: import's intent lines for a whole batch,
+   * so that a crash leaves all of them or (a torn last line aside) none.
+   */
+  writeAll(lines: readonly ResultLine[]): void {
+    if (lines.length === 0) return;
+    const text = lines.map((line) => formatResultLine(line, this.redact, this.layout)).join('');
+    this.writeRaw(this.takePending() + text, true);
   }
 
   /**
@@ -143,7 +203,7 @@ export class ResultsWriter {
    * {@link close}.
    */
   writeUnchanged(line: ResultLine): void {
-    const text = formatResultLine(line, this.redact);
+    const text = formatResultLine(line, this.redact, this.layout);
     this.pending.push(text);
     this.pendingBytes += text.length;
     if (this.pendingBytes >= UNCHANGED_BUFFER_BYTES) this.flush();
@@ -214,17 +274,25 @@ export class ResultsWriter {
 export function formatResultLine(
   line: ResultLine,
   redact: (text: string) => string = (t) => t,
+  layout: ResultsLayout = 'update',
 ): string {
   // Most lines need no quoting, escaping or formula guard: built directly, they cost
   // a fraction of a csv-stringify call (which validates its options on every call), the
   // largest share of the writer's time in a run of 1M `unchanged` lines.
-  if ((line.error === undefined || line.error === '') && PLAIN_CELL.test(line.id)) {
-    return `${line.row},${line.id},${line.status},${line.httpStatus ?? ''},${line.attempts},,${line.sha256},${line.finishedAt.toISOString()}\n`;
+  const key = line.key ?? '';
+  if (
+    (line.error === undefined || line.error === '') &&
+    PLAIN_CELL.test(line.id) &&
+    (layout === 'update' || key === '' || PLAIN_CELL.test(key))
+  ) {
+    const lead = layout === 'import' ? `${line.row},${key}` : `${line.row}`;
+    return `${lead},${line.id},${line.status},${line.httpStatus ?? ''},${line.attempts},,${line.sha256},${line.finishedAt.toISOString()}\n`;
   }
+  const lead = layout === 'import' ? [line.row, escapeControl(key)] : [line.row];
   return stringify(
     [
       [
-        line.row,
+        ...lead,
         escapeControl(line.id),
         line.status,
         line.httpStatus ?? '',

@@ -13,6 +13,11 @@ import { refuseOutputOverInput } from '../../same-file.js';
 import { openRows, type RowSource } from '../input/open-rows.js';
 import { planColumns } from '../payload/columns.js';
 import { createRowValidator, type RowOutcome } from '../payload/to-payload.js';
+import {
+  checkImportPairing,
+  type ImportResumePlan,
+  loadImportResumePlan,
+} from '../results/import-resume.js';
 import { checkPairing, loadResumePlan, type ResumePlan } from '../results/resume.js';
 import {
   type CompleteRunRecord,
@@ -22,7 +27,7 @@ import {
 } from '../results/sidecar.js';
 import { describeFsError, ResultsWriter, refuseNonRegularResults } from '../results/writer.js';
 import { type JobState, jobFingerprint, openState } from '../state/index.js';
-import type { UpdateOptions } from './types.js';
+import type { ImportOptions, UpdateOptions } from './types.js';
 
 /** A run ready to read and send: close `source` and `writer` when done. */
 export interface PreparedRun {
@@ -33,6 +38,8 @@ export interface PreparedRun {
   validate: (cells: string[]) => RowOutcome;
   /** Resume: the rows an earlier run finished. */
   resume: ResumePlan | undefined;
+  /** Resume of an import: what each row's last line says (undefined for an update). */
+  importResume?: ImportResumePlan | undefined;
   writer: ResultsWriter;
   /** The lock on the results file: release it when done. */
   lock: Lock;
@@ -90,7 +97,7 @@ export function openJobState(options: UpdateOptions): JobState | undefined {
  * the run already complete.
  */
 export async function prepareRun(
-  options: UpdateOptions,
+  options: UpdateOptions | ImportOptions,
   fingerprint: RunFingerprint,
 ): Promise<PreparedRun | CompletedRun> {
   const inputName = options.inputName ?? options.input;
@@ -100,11 +107,13 @@ export async function prepareRun(
   let state: JobState | undefined;
   try {
     // The <out>.complete.json sidecar: resuming a finished run reads nothing (a run
-    // that finished with --state has committed its state already).
-    if (options.resume === true) {
+    // that finished with --state has committed its state already). An import has no
+    // sidecar: its resume reads the results file.
+    if (options.resume === true && !('operation' in options)) {
       const complete = await findCompleteRun(options, fingerprint);
       if (complete !== undefined) return { complete, inputName, lock };
     }
+    // Update's job state; an import's (`stateDir`, the key table) is run-import's.
     state = openJobState(options);
     return { ...(await openInputAndResults(options, fingerprint, inputName)), lock, state };
   } catch (err) {
@@ -116,11 +125,13 @@ export async function prepareRun(
 
 /** The checks on the input and resume, then the rows and the results writer. */
 async function openInputAndResults(
-  options: UpdateOptions,
+  options: UpdateOptions | ImportOptions,
   fingerprint: RunFingerprint,
   inputName: string,
 ): Promise<Omit<PreparedRun, 'lock' | 'state'>> {
   const events = options.events ?? {};
+  // An import creates contacts: its own columns check, results format and resume plan.
+  const create = 'operation' in options ? options : undefined;
   // `--out` naming the input (or a link to it) would overwrite or append to the rows being read.
   refuseOutputOverInput({ path: options.out, flag: '--out' }, [
     { path: options.input, what: 'the input file' },
@@ -135,10 +146,42 @@ async function openInputAndResults(
     const plan = planColumns(source.header, {
       file: inputName,
       ...(options.mapping === undefined ? {} : { mapping: options.mapping }),
+      ...(create === undefined ? {} : { operation: 'create' as const }),
+      ...(create?.key === undefined ? {} : { key: create.key }),
     });
-    const validate = createRowValidator(plan, { empty: options.empty ?? 'omit' });
+    const validate = createRowValidator(plan, {
+      empty: options.empty ?? 'omit',
+      ...(create?.defaultCountry === undefined ? {} : { defaultCountry: create.defaultCountry }),
+    });
     let resume: ResumePlan | undefined;
-    if (options.resume === true) {
+    let importResume: ImportResumePlan | undefined;
+    if (options.resume === true && create !== undefined) {
+      importResume = await loadImportResumePlan(options.out);
+      if (importResume.linesRead > 0) {
+        const plan = importResume;
+        const again = await openRows(options.input, {
+          delimiter: source.delimiter,
+          encoding: options.encoding,
+          displayName: inputName,
+          precheck: false,
+        });
+        try {
+          await checkImportPairing(
+            plan,
+            again.rows,
+            (row, cells) => {
+              const outcome = validate(cells);
+              return create.key !== undefined
+                ? plan.sameKey(row, outcome.key)
+                : plan.sameContent(row, outcome.sha256);
+            },
+            { input: inputName, results: options.out },
+          );
+        } finally {
+          again.close();
+        }
+      }
+    } else if (options.resume === true) {
       resume = await loadResumePlan(options.out, { retryFailed: options.retryFailed === true });
       if (resume.linesRead > 0) {
         // The first openRows already checked the whole file: no second precheck pass.
@@ -161,12 +204,15 @@ async function openInputAndResults(
     const openMode =
       options.resume === true ? 'append' : options.force === true ? 'overwrite' : 'create';
     discardSidecar(options.out, openMode);
-    const writer = ResultsWriter.open(options.out, openMode, { redact: redactor(options.apiKey) });
+    const writer = ResultsWriter.open(options.out, openMode, {
+      redact: redactor(options.apiKey),
+      layout: create === undefined ? 'update' : 'import',
+    });
     try {
       events.start?.({
         input: inputName,
         resultsPath: options.out,
-        alreadyDone: resume?.doneCount ?? 0,
+        alreadyDone: resume?.doneCount ?? importResume?.createdCount ?? 0,
         dryRun: options.dryRun === true,
       });
       if (source.lineCount !== undefined) {
@@ -177,7 +223,7 @@ async function openInputAndResults(
       writer.close();
       throw err;
     }
-    return { inputName, source, validate, resume, writer };
+    return { inputName, source, validate, resume, importResume, writer };
   } catch (err) {
     source.close();
     throw err;

@@ -274,7 +274,7 @@ function alreadyComplete(run: CompletedRun, options: UpdateOptions, startedAt: n
 }
 
 /** The row sender with the run's retry options and its own outage monitor. */
-function createRowSender(
+export function createRowSender(
   options: UpdateOptions,
   parts: Omit<RowSenderOptions, 'outage' | 'retries' | 'retryBaseDelayMs'>,
 ): RowSender {
@@ -405,7 +405,7 @@ async function readRows(
  * is the input error itself (exit 2: nothing sent). After, the run was cut short with
  * some rows landed: exit 3, and the results file says which.
  */
-function stoppedMidway(err: unknown, sent: number, out: string): unknown {
+export function stoppedMidway(err: unknown, sent: number, out: string): unknown {
   if (!(err instanceof InputFileError) || sent === 0) return err;
   return new RunAbortedError(
     `${err.message}; the run was stopped there after ${sent} request${sent === 1 ? '' : 's'} (every finished row is recorded in ${out})`,

@@ -6,7 +6,7 @@
 import { DEFAULT_MAX_RATE_PER_SECOND, DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
 import type { RateView } from '../limit/limiter.js';
 import type { SkippedCounts } from '../results/sidecar.js';
-import type { StatusCounts } from '../results/tally.js';
+import { type StatusCounts, zeroCounts } from '../results/tally.js';
 import type { RequestCounts, RunRate, RunSummary, StopReason, UpdateOptions } from './types.js';
 
 export interface SummaryFacts {
@@ -29,21 +29,17 @@ export interface SummaryFacts {
 }
 
 /** No rows: what a run that sent nothing starts from. */
-export const NO_ROWS: Readonly<StatusCounts> = {
-  updated: 0,
-  failed: 0,
-  invalid: 0,
-  'dry-run': 0,
-  unchanged: 0,
-};
+export const NO_ROWS: Readonly<StatusCounts> = zeroCounts();
 export const NO_SKIPS: Readonly<SkippedCounts> = { updated: 0, failed: 0, invalid: 0 };
 
 /** The summary of a run from what it counted. Pure. */
 export function buildSummary(facts: SummaryFacts): RunSummary {
   const c = facts.counts;
-  const finished = c.updated + c.failed + c.invalid + c['dry-run'] + c.unchanged;
-  const notUpdated = facts.skipped.failed + facts.skipped.invalid;
-  const alreadyDone = facts.skipped.updated + notUpdated;
+  const finished =
+    c.updated + c.failed + c.invalid + c['dry-run'] + c.created + c.uncertain + c.unchanged;
+  // Skipped `uncertain` rows count as not updated: they keep the exit code at 1.
+  const notUpdated = facts.skipped.failed + facts.skipped.invalid + (facts.skipped.uncertain ?? 0);
+  const alreadyDone = facts.skipped.updated + (facts.skipped.created ?? 0) + notUpdated;
   // A signal that came after the last row was read and every row finished anyway
   // interrupted nothing.
   const interruptedNothing =
@@ -54,7 +50,14 @@ export function buildSummary(facts: SummaryFacts): RunSummary {
     resultsPath: facts.resultsPath,
     dryRun: facts.dryRun,
     rowsRead: facts.rowsRead,
-    counts: { ...c, alreadyDone, alreadyDoneNotUpdated: notUpdated },
+    counts: {
+      ...c,
+      alreadyDone,
+      alreadyDoneNotUpdated: notUpdated,
+      ...(facts.skipped.uncertain === undefined
+        ? {}
+        : { alreadyUncertain: facts.skipped.uncertain }),
+    },
     requests: facts.requests,
     elapsedMs,
     rowsPerSecond: elapsedMs > 0 ? (finished / elapsedMs) * 1000 : 0,

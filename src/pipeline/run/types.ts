@@ -5,6 +5,7 @@ import type { InputEncoding } from '../input/open-rows.js';
  * without importing the runner.
  */
 import type { Mapping } from '../payload/mapping.js';
+import type { CountryCode } from '../payload/phone.js';
 import type { StatusCounts } from '../results/tally.js';
 import type { ResultLine } from '../results/writer.js';
 
@@ -105,6 +106,26 @@ export interface UpdateOptions {
   events?: RunEvents;
 }
 
+/** `import`: create one contact per row, in batches (docs/results-and-resume.md). */
+export interface ImportOptions extends UpdateOptions {
+  operation: 'create';
+  /** Header of the column that identifies a row in the CRM; written in the results. */
+  key?: string;
+  /** Country of phone numbers written without a country code, e.g. `US`. */
+  defaultCountry?: CountryCode;
+  /** Contacts per `POST /public/contacts/batch` (one request against the rate). @default 50 */
+  batchSize?: number;
+  /** With `resume`: send again the rows left `uncertain` (may create duplicates). */
+  resendUncertain?: boolean;
+  /**
+   * Job state directory: its key table maps each `key` to the contact created for it,
+   * so a key is never created twice, across runs and results files. Needs `key`.
+   */
+  stateDir?: string;
+  /** `sync`: a known key whose payload changed is updated (PUT); else it is `unchanged`. @default false */
+  sync?: boolean;
+}
+
 export interface RunEvents {
   /** Once, before the first row: the results path and rows already done (resume). */
   start?(info: { input: string; resultsPath: string; alreadyDone: number; dryRun: boolean }): void;
@@ -125,7 +146,7 @@ export interface RunEvents {
   rateView?(view: RunRate): void;
   /** Something the operator should know (rate lowered, outage pause...). */
   warn?(message: string): void;
-  /** Dry run: the request that would be sent. */
+  /** Dry run: the request that would be sent (an import's `path` is the create's). */
   dryRun?(info: { row: number; id: string; path: string; body: string }): void;
 }
 
@@ -142,7 +163,11 @@ export interface RunSummary {
     alreadyDone: number;
     /** Of those, rows that ended `failed` or `invalid` there (resume with --retry-failed). */
     alreadyDoneNotUpdated: number;
+    /** Import: of those, rows left `uncertain` there (not re-sent without --resend-uncertain). */
+    alreadyUncertain?: number;
   };
+  /** `create` for an import; absent for an update. */
+  operation?: 'create';
   requests: RequestCounts;
   elapsedMs: number;
   /** Rows finished per second of this run. */

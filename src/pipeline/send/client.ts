@@ -16,7 +16,8 @@ export { contactPath };
 
 /** What one PUT came back with. */
 export type SendResult =
-  | { kind: 'ok'; status: number }
+  /** `body`: the answer's text, kept for a create only (it holds the new ids). */
+  | { kind: 'ok'; status: number; body?: string }
   | { kind: 'http-error'; status: number; message: string; retryAfterMs: number | undefined }
   | { kind: 'network-error'; code: string; message: string }
   | { kind: 'timeout'; message: string }
@@ -26,6 +27,11 @@ export type SendResult =
 export interface ContactClient {
   /** PUT `body` to `/public/contacts/{id}`. Never throws: every outcome is a value. */
   put(id: string, body: string, signal?: AbortSignal): Promise<SendResult>;
+  /**
+   * POST `body` to `/public/contacts` (one contact) or `/public/contacts/batch`. The ok
+   * result carries the answer's body (the created contacts). Never throws.
+   */
+  post(route: 'create' | 'batch', body: string, signal?: AbortSignal): Promise<SendResult>;
   close(): Promise<void>;
 }
 
@@ -41,6 +47,13 @@ export interface ContactClientOptions {
 
 /** Error bodies are kept up to this many bytes; the message shows ~300 characters anyway. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/**
+ * A create's answer is kept up to this many bytes: 100 contacts of ~1 KB each and room
+ * to spare. A longer answer is cut, fails to parse, and its rows become `uncertain`.
+ */
+const MAX_CREATED_BODY_BYTES = 8 * 1024 * 1024;
+
+const CREATE_PATHS = { create: '/public/contacts', batch: '/public/contacts/batch' } as const;
 
 type Controller = Dispatcher.DispatchController;
 type Headers = Record<string, string | string[] | undefined>;
@@ -65,6 +78,8 @@ class PutRequest implements Dispatcher.DispatchHandler {
     readonly deadline: number,
     readonly signal: AbortSignal | undefined,
     readonly resolve: (result: SendResult) => void,
+    /** Keep a 2xx answer's body (creates: it holds the new ids). */
+    readonly keepOkBody = false,
   ) {}
 
   settle(result: SendResult): void {
@@ -88,16 +103,21 @@ class PutRequest implements Dispatcher.DispatchHandler {
 
   onResponseStart(_controller: Controller, statusCode: number, headers: Headers): void {
     this.status = statusCode;
-    // 2xx bodies are drained and dropped; only error answers keep headers and body.
-    if (statusCode < 200 || statusCode >= 300) {
+    // 2xx bodies of updates are drained and dropped; only error answers (and a
+    // create's answer) keep headers and body.
+    if (statusCode < 200 || statusCode >= 300 || this.keepOkBody) {
       this.headers = headers;
       this.chunks = [];
     }
   }
 
   onResponseData(_controller: Controller, chunk: Buffer): void {
-    if (this.chunks === undefined || this.bytes >= MAX_ERROR_BODY_BYTES) return;
-    const room = MAX_ERROR_BODY_BYTES - this.bytes;
+    const max =
+      this.keepOkBody && this.status >= 200 && this.status < 300
+        ? MAX_CREATED_BODY_BYTES
+        : MAX_ERROR_BODY_BYTES;
+    if (this.chunks === undefined || this.bytes >= max) return;
+    const room = max - this.bytes;
     const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
     this.chunks.push(kept);
     this.bytes += kept.length;
@@ -111,6 +131,10 @@ class PutRequest implements Dispatcher.DispatchHandler {
     }
     const headers = this.headers ?? {};
     const text = Buffer.concat(this.chunks, this.bytes).toString('utf8');
+    if (status >= 200 && status < 300) {
+      this.settle({ kind: 'ok', status, body: text });
+      return;
+    }
     const contentType = String(headers['content-type'] ?? '');
     this.settle({
       kind: 'http-error',
@@ -197,19 +221,33 @@ export function createContactClient(options: ContactClientOptions): ContactClien
   };
 
   function put(id: string, body: string, signal?: AbortSignal): Promise<SendResult> {
+    return send('PUT', contactPath(id), body, signal, false);
+  }
+
+  function post(route: 'create' | 'batch', body: string, signal?: AbortSignal) {
+    return send('POST', CREATE_PATHS[route], body, signal, true);
+  }
+
+  function send(
+    method: 'PUT' | 'POST',
+    path: string,
+    body: string,
+    signal: AbortSignal | undefined,
+    keepOkBody: boolean,
+  ): Promise<SendResult> {
     if (signal !== undefined) {
       if (signal.aborted) return Promise.resolve({ kind: 'aborted' });
       watch(signal);
     }
     return new Promise<SendResult>((resolve) => {
-      const request = new PutRequest(sender, Date.now() + timeoutMs, signal, resolve);
+      const request = new PutRequest(sender, Date.now() + timeoutMs, signal, resolve, keepOkBody);
       inFlight.add(request);
       if (sweeper === undefined) {
         sweeper = setInterval(sweep, sweepMs);
         // Never what keeps the process alive: sockets in use do that.
         sweeper.unref();
       }
-      pool.dispatch({ method: 'PUT', path: prefix + contactPath(id), headers, body }, request);
+      pool.dispatch({ method, path: prefix + path, headers, body }, request);
     });
   }
 
@@ -224,7 +262,7 @@ export function createContactClient(options: ContactClientOptions): ContactClien
     await pool.close();
   }
 
-  return { put, close };
+  return { put, post, close };
 }
 
 function networkMessage(code: string, message: string | undefined): string {

@@ -33,7 +33,8 @@ export interface RowSenderOptions {
   retryBaseDelayMs?: number;
 }
 
-interface Sent {
+/** One request's answer, what it means, and whether an outage is to blame. */
+export interface Sent {
   result: SendResult;
   action: Action;
   /** An outage is to blame, not the row: not charged to its retries. */
@@ -76,25 +77,10 @@ export class RowSender {
     let charged = 0;
     while (true) {
       if (stopping.aborted) return undefined;
-      let sent: Sent | undefined;
-      try {
-        sent = await this.#limiter.schedule(async () => {
-          if (stopping.aborted) return undefined;
-          this.requests.sent++;
-          attempts++;
-          const sentAtMs = Date.now();
-          // Latency for `--rate auto`'s brake: from just before the PUT to its result,
-          // on the monotonic clock (Date.now() may step).
-          const startedAtMs = performance.now();
-          const result = await this.#client.put(id, body, this.#stopper.hardSignal);
-          const latencyMs = performance.now() - startedAtMs;
-          const action = classify(result);
-          return { result, action, blamed: this.#react(result, action, sentAtMs, latencyMs) };
-        });
-      } catch (err) {
-        if (err instanceof LimiterStoppedError) return undefined;
-        throw err;
-      }
+      const sent = await this.attempt((client, signal) => {
+        attempts++;
+        return client.put(id, body, signal);
+      });
       if (sent === undefined) return undefined;
       const { result, action, blamed } = sent;
       const status =
@@ -141,15 +127,50 @@ export class RowSender {
   }
 
   /**
-   * Run-wide reaction to one answer. Called inside the limiter's job, before its
-   * in-flight slot is freed, so no queued request can start between a 429 (or a 401)
-   * arriving and the run pausing (or stopping). Returns whether an outage is to blame.
+   * One request through the limiter, and the run's reaction to its answer (the same for
+   * a PUT, a create and a batch create: each is one request against the rate). `request`
+   * runs inside the limiter's job, after the stop check; it gets the client and the hard
+   * abort signal. `undefined`: the run stopped before the request went out.
    */
+  async attempt(
+    request: (client: ContactClient, signal: AbortSignal) => Promise<SendResult>,
+  ): Promise<Sent | undefined> {
+    const stopping = this.#stopper.signal;
+    try {
+      return await this.#limiter.schedule(async () => {
+        if (stopping.aborted) return undefined;
+        this.requests.sent++;
+        const sentAtMs = Date.now();
+        // Latency for `--rate auto`'s brake: from just before the request to its result,
+        // on the monotonic clock (Date.now() may step).
+        const startedAtMs = performance.now();
+        const result = await request(this.#client, this.#stopper.hardSignal);
+        const latencyMs = performance.now() - startedAtMs;
+        const action = classify(result);
+        return { result, action, blamed: this.#react(result, action, sentAtMs, latencyMs) };
+      });
+    } catch (err) {
+      if (err instanceof LimiterStoppedError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Count a retry and tell the events (a sender that retries on its own, e.g. a batch). */
+  noteRetry(info: { row: number; attempt: number; reason: string; delayMs: number }): void {
+    this.requests.retried++;
+    this.#events.retry?.(info);
+  }
+
   #sayLongWait(hintMs: number | undefined, cause: string): void {
     const line = this.#longWait.notice(hintMs, Date.now(), cause);
     if (line !== undefined) this.#events.warn?.(line);
   }
 
+  /**
+   * Run-wide reaction to one answer. Called inside the limiter's job, before its
+   * in-flight slot is freed, so no queued request can start between a 429 (or a 401)
+   * arriving and the run pausing (or stopping). Returns whether an outage is to blame.
+   */
   #react(result: SendResult, action: Action, sentAtMs: number, latencyMs: number): boolean {
     switch (action) {
       case 'done':

@@ -239,7 +239,7 @@ describe('the resume command', () => {
 describe('the command line itself', () => {
   it.each([
     [['updat', 'in.csv'], /^unknown command "updat": did you mean update\?$/],
-    [['frobnicate'], /^unknown command "frobnicate": say update, validate, report/],
+    [['frobnicate'], /^unknown command "frobnicate": say update, import, sync, validate, report/],
     [['update', 'in.csv', '--dry-rnu'], /^unknown option --dry-rnu \(did you mean --dry-run\?\)/],
     [['update', 'in.csv', '--concurency', '3'], /did you mean --concurrency\?/],
     [['validate', 'in.csv', '--rate', '3'], /^unknown option --rate; see clerk-bulk validate/],

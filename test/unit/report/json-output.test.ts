@@ -55,6 +55,8 @@ describe('the documented shapes', () => {
           invalid: 0,
           'dry-run': 0,
           unchanged: 0,
+          created: 0,
+          uncertain: 0,
           alreadyDone: 0,
           alreadyDoneNotUpdated: 0,
         },
@@ -110,13 +112,23 @@ describe('the documented shapes', () => {
         path: 'r.csv',
         lines: 1,
         rows: 1,
-        counts: { updated: 1, failed: 0, invalid: 0, 'dry-run': 0, unchanged: 0 },
+        counts: {
+          updated: 1,
+          failed: 0,
+          invalid: 0,
+          'dry-run': 0,
+          unchanged: 0,
+          created: 0,
+          uncertain: 0,
+        },
+        layout: 'update',
+        uncertainRows: [],
         topErrors: [],
         tornLastLine: false,
       },
       { failedOut: undefined, exitCode: 0 },
     );
-    expect(json).toMatchObject({ resultsPath: 'r.csv', failedOut: null });
+    expect(json).toMatchObject({ resultsPath: 'r.csv', failedOut: null, createdOut: null });
     expect(json).not.toHaveProperty('path');
   });
 });

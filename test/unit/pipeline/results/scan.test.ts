@@ -50,6 +50,7 @@ describe('results file scanner', () => {
         line: i + 2,
         row: Number(r.row),
         id: r.id,
+        key: '',
         status: r.status,
         httpStatus: r.http_status,
         error: r.error,

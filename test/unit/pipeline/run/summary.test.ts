@@ -28,7 +28,15 @@ describe('buildSummary', () => {
     const summary = buildSummary(
       facts({
         rowsRead: 10,
-        counts: { updated: 3, failed: 1, invalid: 1, 'dry-run': 0, unchanged: 0 },
+        counts: {
+          updated: 3,
+          failed: 1,
+          invalid: 1,
+          'dry-run': 0,
+          created: 0,
+          uncertain: 0,
+          unchanged: 0,
+        },
         skipped: { updated: 2, failed: 2, invalid: 1 },
         elapsedMs: 500,
       }),
@@ -38,6 +46,8 @@ describe('buildSummary', () => {
       failed: 1,
       invalid: 1,
       'dry-run': 0,
+      created: 0,
+      uncertain: 0,
       unchanged: 0,
       alreadyDone: 5,
       alreadyDoneNotUpdated: 3,
@@ -46,11 +56,41 @@ describe('buildSummary', () => {
     expect(summary.rowsPerSecond).toBe(10); // 5 rows finished in 0.5 s
   });
 
+  it("counts an import's skipped created rows as done and its uncertain ones as not", () => {
+    const summary = buildSummary(
+      facts({
+        rowsRead: 10,
+        counts: {
+          updated: 0,
+          failed: 0,
+          invalid: 1,
+          'dry-run': 0,
+          created: 4,
+          uncertain: 1,
+          unchanged: 0,
+        },
+        skipped: { updated: 0, failed: 0, invalid: 0, created: 3, uncertain: 1 },
+      }),
+    );
+    expect(summary.counts.alreadyDone).toBe(4);
+    expect(summary.counts.alreadyDoneNotUpdated).toBe(1);
+    expect(summary.counts.alreadyUncertain).toBe(1);
+    expect(summary.unfinished).toBe(0);
+  });
+
   it('reports rows read but not finished by a stopped run', () => {
     const summary = buildSummary(
       facts({
         rowsRead: 10,
-        counts: { updated: 4, failed: 0, invalid: 0, 'dry-run': 0, unchanged: 0 },
+        counts: {
+          updated: 4,
+          failed: 0,
+          invalid: 0,
+          'dry-run': 0,
+          created: 0,
+          uncertain: 0,
+          unchanged: 0,
+        },
         stopped: 'interrupted',
         readAll: false,
       }),
@@ -60,7 +100,15 @@ describe('buildSummary', () => {
   });
 
   it('forgets an interruption that came after every row was read and finished', () => {
-    const done = { updated: 5, failed: 0, invalid: 0, 'dry-run': 0, unchanged: 0 };
+    const done = {
+      updated: 5,
+      failed: 0,
+      invalid: 0,
+      'dry-run': 0,
+      created: 0,
+      uncertain: 0,
+      unchanged: 0,
+    };
     expect(
       buildSummary(facts({ rowsRead: 5, counts: done, stopped: 'interrupted' })).stopped,
     ).toBeUndefined();
@@ -88,7 +136,15 @@ describe('buildSummary', () => {
   });
 
   it('gives 0 rows per second for a run that took no time', () => {
-    const counts = { updated: 1, failed: 0, invalid: 0, 'dry-run': 0, unchanged: 0 };
+    const counts = {
+      updated: 1,
+      failed: 0,
+      invalid: 0,
+      'dry-run': 0,
+      created: 0,
+      uncertain: 0,
+      unchanged: 0,
+    };
     expect(buildSummary(facts({ rowsRead: 1, counts, elapsedMs: 0 })).rowsPerSecond).toBe(0);
   });
 });
