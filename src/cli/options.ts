@@ -340,7 +340,7 @@ export const OPTIONS = [
     kind: { type: 'string', secret: true, check: isRedisUrl },
     expected: 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
     defaultHelp: 'none: a budget of its own',
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
     env: 'CLERK_BULK_REDIS_URL',
     resume: redisUrlShown,
   },
@@ -350,7 +350,7 @@ export const OPTIONS = [
     kind: bool(),
     expected: 'a boolean',
     default: false,
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -359,7 +359,7 @@ export const OPTIONS = [
     kind: int(1, 10_000),
     expected: 'a whole number from 1 to 10000',
     defaultHelp: 'no global cap',
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
     resume: true,
   },
   {
@@ -368,7 +368,7 @@ export const OPTIONS = [
     describe: 'how long a lost Redis is waited for, in ms',
     kind: int(100, 3_600_000),
     expected: 'milliseconds from 100 to 3600000',
-    commands: ['update'],
+    commands: ['update', 'import', 'sync'],
     hidden: true,
   },
   {

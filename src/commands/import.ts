@@ -10,7 +10,7 @@ import { safeText } from '../report/safe-text.js';
 import { formatSummary } from '../report/summary.js';
 import { startRunIo } from './run-io.js';
 import { exitCodeForSignal, type StopSignal } from './signals.js';
-import { type CommandIo, exitCodeFor, shellQuote } from './update.js';
+import { type CommandIo, exitCodeFor, redisRunOptions, shellQuote } from './update.js';
 
 export type ImportConfig = UpdateConfig & {
   command: 'import' | 'sync';
@@ -134,6 +134,7 @@ export async function importCommand(config: ImportConfig, io: CommandIo): Promis
       ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }),
       ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
       ...(config.maxRate === undefined ? {} : { maxRatePerSecond: config.maxRate }),
+      ...redisRunOptions(config),
       ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
       encoding: config.encoding,
       ...(config.delimiter === undefined ? {} : { delimiter: config.delimiter }),

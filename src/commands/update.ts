@@ -126,16 +126,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       ...(config.maxErrors === undefined ? {} : { maxErrors: config.maxErrors }),
       ...(config.retryBaseMs === undefined ? {} : { retryBaseDelayMs: config.retryBaseMs }),
       ...(config.state === undefined ? {} : { state: config.state }),
-      ...(config.redis === undefined
-        ? {}
-        : {
-            redisUrl: config.redis,
-            redisOptional: config.redisOptional,
-            ...(config.redisMaxInFlight === undefined
-              ? {}
-              : { redisMaxInFlight: config.redisMaxInFlight }),
-            ...(config.redisGiveUpMs === undefined ? {} : { redisGiveUpMs: config.redisGiveUpMs }),
-          }),
+      ...redisRunOptions(config),
       events: {
         ...progress,
         dryRun: onDryRun,
@@ -167,4 +158,15 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
     stdout.write(formatSummary(summary, resume));
   }
   return code;
+}
+
+/** The shared-budget options of a run (`--redis`, docs/shared-budget.md): update and import alike. */
+export function redisRunOptions(config: UpdateConfig) {
+  if (config.redis === undefined) return {};
+  return {
+    redisUrl: config.redis,
+    redisOptional: config.redisOptional,
+    ...(config.redisMaxInFlight === undefined ? {} : { redisMaxInFlight: config.redisMaxInFlight }),
+    ...(config.redisGiveUpMs === undefined ? {} : { redisGiveUpMs: config.redisGiveUpMs }),
+  };
 }

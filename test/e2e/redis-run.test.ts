@@ -80,6 +80,85 @@ describe('update --redis: Redis unreachable at start', () => {
   });
 });
 
+describe('import --redis', () => {
+  const phones = (count: number) =>
+    writeRows(bed.dir, 'people.csv', ['name', 'phone'], count, (n) => [
+      `Person ${n}`,
+      `+1415555${String(1000 + n).padStart(4, '0')}`,
+    ]);
+
+  it('exits 2 when Redis is unreachable at start, creating nothing', async () => {
+    const port = await freePort();
+    const res = await runCli(
+      [
+        'import',
+        phones(3),
+        '--out',
+        join(bed.dir, 'out.csv'),
+        '--base-url',
+        bed.server.url,
+        '--redis',
+        `redis://127.0.0.1:${port}`,
+      ],
+      { env },
+    );
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('cannot reach Redis');
+    expect(bed.server.stats.contactsCreated).toBe(0);
+  });
+
+  it.skipIf(!hasRedisServer())(
+    'creates through the shared budget and leaves nothing secret in Redis',
+    async () => {
+      const redis = await startRedisServer();
+      try {
+        const res = await runCli(
+          [
+            'import',
+            phones(30),
+            '--out',
+            join(bed.dir, 'out.csv'),
+            '--base-url',
+            bed.server.url,
+            '--redis',
+            redis.url,
+            '--batch-size',
+            '10',
+            '--quiet',
+          ],
+          { env },
+        );
+        expect(res.code, res.stderr).toBe(0);
+        expect(bed.server.stats.contactsCreated).toBe(30);
+        const client = new Redis(redis.url);
+        try {
+          const keys = await client.keys('*');
+          expect(keys.length).toBeGreaterThan(0);
+          for (const key of keys) {
+            expect(key).not.toContain(KEY);
+            const type = await client.type(key);
+            const value =
+              type === 'hash'
+                ? JSON.stringify(await client.hgetall(key))
+                : type === 'string'
+                  ? String(await client.get(key))
+                  : type === 'zset'
+                    ? JSON.stringify(await client.zrange(key, 0, -1))
+                    : type === 'list'
+                      ? JSON.stringify(await client.lrange(key, 0, -1))
+                      : '';
+            expect(value).not.toContain(KEY);
+          }
+        } finally {
+          client.disconnect();
+        }
+      } finally {
+        await redis.stop();
+      }
+    },
+  );
+});
+
 describe.skipIf(!hasRedisServer())('update --redis on a real redis-server', () => {
   let redis: RedisServer;
   beforeAll(async () => {

@@ -6,8 +6,8 @@
  * create is not idempotent: each batch's intent is written before it goes out, and a
  * row that may have been created is never sent again on its own (`uncertain`).
  */
-import { DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
-import { AdaptiveLimiter } from '../limit/limiter.js';
+import { DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE } from '../../defaults.js';
+import type { SharedBudgetError } from '../limit/shared-budget.js';
 import { outcomeError, updateBodyFor } from '../payload/to-payload.js';
 import type { SkippedCounts } from '../results/sidecar.js';
 import { startFingerprint } from '../results/sidecar.js';
@@ -20,7 +20,8 @@ import { jobFingerprint } from '../state/manifest.js';
 import { OrderedWindow } from './ordered-window.js';
 import { type PreparedRun, prepareRun } from './prepare.js';
 import { RowRecorder } from './recorder.js';
-import { createRowSender, stoppedMidway } from './run-update.js';
+import { createRunLimiter, limiterOptionsFor, type RunLimiter } from './run-limiter.js';
+import { createRowSender, redisLostMidway, stoppedMidway } from './run-update.js';
 import { Stopper } from './stopper.js';
 import { buildSummary, runRate } from './summary.js';
 import type { ImportOptions, RunEvents, RunSummary } from './types.js';
@@ -34,13 +35,38 @@ const BATCH_PATH = '/public/contacts/batch';
 export async function runImport(options: ImportOptions): Promise<RunSummary> {
   const startedAt = Date.now();
   const events = options.events ?? {};
-  const prepared = await prepareRun(options, startFingerprint(options));
+  const concurrency = options.concurrency ?? 5;
+  // As in an update (run-update.ts): the shared budget (--redis) is opened before the
+  // results file, and a Redis that stays away stops the run with the resume command.
+  let redisLost: SharedBudgetError | undefined;
+  let stopper: Stopper | undefined;
+  let run: RunLimiter | undefined;
+  const onRateChange = (rate: number, reason: 'throttled' | 'recovered') => {
+    events.rate?.(rate, reason);
+    if (run !== undefined) events.rateView?.(runRate(run.limiter.rateView));
+  };
+  run = await createRunLimiter(limiterOptionsFor(options, concurrency), {
+    warn: (message) => events.warn?.(message),
+    onRateChange,
+    onRedisLost: (error) => {
+      redisLost ??= error;
+      stopper?.stop(undefined);
+    },
+  });
+  let prepared: Awaited<ReturnType<typeof prepareRun>>;
+  try {
+    prepared = await prepareRun(options, startFingerprint(options));
+  } catch (err) {
+    await run.close();
+    throw err;
+  }
   if (prepared.complete !== undefined) {
     prepared.lock.release();
+    await run.close();
     throw new Error('an import has no complete-run record');
   }
   const { source, writer, lock } = prepared;
-  const concurrency = options.concurrency ?? 5;
+  const { limiter } = run;
   let client: ContactClient | undefined;
   let keys: KeyTable | undefined;
   try {
@@ -50,20 +76,6 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
         jobFingerprint(options.baseUrl ?? DEFAULT_BASE_URL, options.apiKey ?? ''),
       );
     }
-    const limiter = new AdaptiveLimiter({
-      ratePerSecond: options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND,
-      concurrency,
-      ...(options.maxRatePerSecond === undefined
-        ? {}
-        : { maxRatePerSecond: options.maxRatePerSecond }),
-      ...(options.knownLimitPerSecond === undefined
-        ? {}
-        : { knownLimitPerSecond: options.knownLimitPerSecond }),
-      onRateChange: (rate, reason) => {
-        events.rate?.(rate, reason);
-        events.rateView?.(runRate(limiter.rateView));
-      },
-    });
     events.rateView?.(runRate(limiter.rateView));
     if (options.dryRun !== true) {
       client = createContactClient({
@@ -73,11 +85,12 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
         connections: concurrency,
       });
     }
-    const stopper = new Stopper({
+    stopper = new Stopper({
       signal: options.signal,
       forceSignal: options.forceSignal,
       onStop: () => void limiter.stop(),
     });
+    if (redisLost !== undefined) stopper.stop(undefined);
     const recorder = new RowRecorder(writer, { events, stopper, maxErrors: options.maxErrors });
     const sender = client && createRowSender(options, { client, limiter, stopper, events });
     const batches =
@@ -135,6 +148,10 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
       topErrors: recorder.topErrors(),
       rate: runRate(limiter.rateView),
     });
+    // Lost after the last row was done: nothing was cut short.
+    if (redisLost !== undefined && (!read.readAll || summary.unfinished > 0)) {
+      throw redisLostMidway(redisLost, requests.sent, options.out);
+    }
     return { ...summary, operation: 'create' };
   } finally {
     source.close();
@@ -143,6 +160,7 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
     } finally {
       keys?.close();
       await client?.close();
+      await run.close();
       lock.release();
     }
   }

@@ -4,9 +4,11 @@
  * that sends (update, and the batch loops of import and sync) opens, watches and closes
  * the shared budget the same way.
  */
+import { DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
 import { AdaptiveLimiter, type LimiterOptions } from '../limit/limiter.js';
 // Types only: shared-budget.ts (and ioredis) is loaded when a run uses --redis.
 import type { ConnectionEvent, SharedBudget, SharedBudgetError } from '../limit/shared-budget.js';
+import type { UpdateOptions } from './types.js';
 
 export interface RunLimiterOptions {
   /** Requests per second at most, 0 for none, or `'auto'`. @default 10 */
@@ -132,4 +134,27 @@ async function openBudget(
     }
     throw err;
   }
+}
+
+/** The limiter's share of a run's options (update and import alike). */
+export function limiterOptionsFor(options: UpdateOptions, concurrency: number) {
+  return {
+    ratePerSecond: options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND,
+    concurrency,
+    ...(options.maxRatePerSecond === undefined
+      ? {}
+      : { maxRatePerSecond: options.maxRatePerSecond }),
+    ...(options.knownLimitPerSecond === undefined
+      ? {}
+      : { knownLimitPerSecond: options.knownLimitPerSecond }),
+    ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
+    ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+    ...(options.dryRun === undefined ? {} : { dryRun: options.dryRun }),
+    ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
+    ...(options.redisOptional === undefined ? {} : { redisOptional: options.redisOptional }),
+    ...(options.redisMaxInFlight === undefined
+      ? {}
+      : { redisMaxInFlight: options.redisMaxInFlight }),
+    ...(options.redisGiveUpMs === undefined ? {} : { redisGiveUpMs: options.redisGiveUpMs }),
+  };
 }

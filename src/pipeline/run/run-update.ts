@@ -6,7 +6,6 @@
  * tally), skips.ts (resume), summary.ts; send/ holds the row sender, the retry policy
  * and the outage monitor.
  */
-import { DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
 import { InputFileError, ResultsWriteError, RunAbortedError } from '../../errors.js';
 import type { SharedBudgetError } from '../limit/shared-budget.js';
 import { outcomeError } from '../payload/to-payload.js';
@@ -19,7 +18,7 @@ import { type JobState, type RunInfo, StateWriteError } from '../state/index.js'
 import { OrderedWindow } from './ordered-window.js';
 import { type CompletedRun, type PreparedRun, prepareRun } from './prepare.js';
 import { RowRecorder } from './recorder.js';
-import { createRunLimiter, type RunLimiter } from './run-limiter.js';
+import { createRunLimiter, limiterOptionsFor, type RunLimiter } from './run-limiter.js';
 import { ResumeSkips } from './skips.js';
 import { Stopper } from './stopper.js';
 import { buildSummary, NO_ROWS, NO_SKIPS, plannedRate, runRate } from './summary.js';
@@ -70,7 +69,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   run =
     options.redisUrl === undefined || options.dryRun === true
       ? undefined
-      : await createRunLimiter(limiterOptions(options, concurrency), {
+      : await createRunLimiter(limiterOptionsFor(options, concurrency), {
           warn: (message) => events.warn?.(message),
           onRateChange,
           onRedisLost: (error) => {
@@ -93,7 +92,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const { source, writer, resume, state, lock } = prepared;
   let client: ContactClient | undefined;
   try {
-    run ??= await createRunLimiter(limiterOptions(options, concurrency), { onRateChange });
+    run ??= await createRunLimiter(limiterOptionsFor(options, concurrency), { onRateChange });
     const { limiter } = run;
     events.rateView?.(runRate(limiter.rateView));
     if (options.dryRun !== true) {
@@ -213,31 +212,12 @@ async function commitState(state: JobState, run: RunInfo): Promise<StateOutcome>
   }
 }
 
-/** The limiter's share of the run's options (see run-limiter.ts). */
-function limiterOptions(options: UpdateOptions, concurrency: number) {
-  return {
-    ratePerSecond: options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND,
-    concurrency,
-    ...(options.maxRatePerSecond === undefined
-      ? {}
-      : { maxRatePerSecond: options.maxRatePerSecond }),
-    ...(options.knownLimitPerSecond === undefined
-      ? {}
-      : { knownLimitPerSecond: options.knownLimitPerSecond }),
-    ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
-    ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
-    ...(options.dryRun === undefined ? {} : { dryRun: options.dryRun }),
-    ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
-    ...(options.redisOptional === undefined ? {} : { redisOptional: options.redisOptional }),
-    ...(options.redisMaxInFlight === undefined
-      ? {}
-      : { redisMaxInFlight: options.redisMaxInFlight }),
-    ...(options.redisGiveUpMs === undefined ? {} : { redisGiveUpMs: options.redisGiveUpMs }),
-  };
-}
-
 /** The error to report for a run stopped because the Redis of its shared budget was lost. */
-function redisLostMidway(err: SharedBudgetError, sent: number, out: string): RunAbortedError {
+export function redisLostMidway(
+  err: SharedBudgetError,
+  sent: number,
+  out: string,
+): RunAbortedError {
   return new RunAbortedError(
     `${err.message}; the run was stopped there after ${sent} request${sent === 1 ? '' : 's'} (every finished row is recorded in ${out})`,
     'E_REDIS_LOST',
