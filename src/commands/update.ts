@@ -1,3 +1,10 @@
+/**
+ * commands/: one module per command (update, import and sync, validate, report, state),
+ * each parse → core → print: checked options in, the pipeline or a reader called, the
+ * summary printed, an exit code returned (main.ts is the only exit). run-io.ts is the
+ * progress and stop-signal set-up every sending command shares; signals.ts counts the
+ * stop signals.
+ */
 import type { UpdateConfig } from '../cli/config.js';
 import { camelCase, optionsOf } from '../cli/options.js';
 import { ClerkBulkError, EXIT, type ExitCode } from '../errors.js';

@@ -1,3 +1,10 @@
+/**
+ * report/: everything printed for a person or a log collector: progress.ts (bar, cron
+ * lines, JSON lines), summary.ts and rate-text.ts (the end-of-run summary),
+ * json-output.ts (the versioned --json shapes), results-summary.ts, failed-out.ts and
+ * created-out.ts (the report command's readers and writers), redact.ts and
+ * safe-text.ts (no key, no terminal escapes in anything printed).
+ */
 import { type StatusCounts, zeroCounts } from '../pipeline/results/tally.js';
 import type { RunEvents, RunRate } from '../pipeline/run/run-update.js';
 import { rateText, shortRateText } from './rate-text.js';

@@ -1,3 +1,10 @@
+/**
+ * limit/: how fast a run sends. limiter.ts (AdaptiveLimiter: a fixed --rate lowered on
+ * 429s, or --rate auto through rate-search.ts; permits from the wall clock; concurrency),
+ * rate-search.ts (pure, manual-clock tested: the search for the API's limit),
+ * shared-budget.ts and redis-reply-fix.ts (one budget for every process on a key,
+ * Bottleneck's Redis datastore, with the Redis 7 reply fix).
+ */
 import Bottleneck from 'bottleneck';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { RateSearch } from './rate-search.js';

@@ -1,4 +1,8 @@
 /**
+ * payload/ is pure (no fs, HTTP or terminal): columns.ts (header → column plan),
+ * mapping.ts (the --map file: renames, templates, value maps), template.ts, schema.ts
+ * and phone.ts (cell checks), to-payload.ts (row → exact JSON body and its hash).
+ *
  * Header → column plan: which contact field each column feeds. Every problem here is
  * a whole-file problem (nothing can be sent), so it throws an InputFileError at line 1.
  */

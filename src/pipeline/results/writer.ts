@@ -1,3 +1,10 @@
+/**
+ * results/: the results file, the run's checkpoint. writer.ts (append-only, one write
+ * per finished row), scan.ts (the fast line reader used by resume and report),
+ * resume.ts and import-resume.ts (what an earlier run settled), sidecar.ts (the
+ * <out>.complete.json record that lets a finished run resume at once), tally.ts
+ * (counts per status and the most common errors).
+ */
 import { closeSync, fstatSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { ResultsWriteError, UsageError } from '../../errors.js';
