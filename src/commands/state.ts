@@ -35,8 +35,13 @@ export function formatState(d: StateDescription): string {
   const lines = [
     d.exists
       ? `${safeText(d.dir)}: ${d.ids} ids, last updated ${d.updatedAt}`
-      : `${safeText(d.dir)}: no state saved yet (the first run sends every row)`,
+      : d.keys > 0
+        ? `${safeText(d.dir)}: no update state saved yet`
+        : `${safeText(d.dir)}: no state saved yet (the first run sends every row)`,
   ];
+  if (d.keys > 0) {
+    lines.push(`  ${d.keys} CRM keys with their Clerk Chat ids (sync, import --key)`);
+  }
   if (d.runs.length > 0) {
     lines.push(`  runs (newest last, up to ${d.runs.length}):`);
     for (const run of d.runs) {

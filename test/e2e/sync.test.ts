@@ -54,6 +54,10 @@ describe('sync through the CLI', () => {
         .map(([row, l]) => [row, l.id]),
     );
     expect(ids.size).toBe(rows);
+    // `clerk-bulk state` shows the key table of a sync state (it once refused it).
+    const described = await runCli(['state', state, '--json']);
+    expect(described.code, described.stderr).toBe(0);
+    expect(JSON.parse(described.stdout)).toMatchObject({ command: 'state', keys: rows });
 
     bed.server.reset();
     const two = await sync(first, 'two.csv');

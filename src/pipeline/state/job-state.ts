@@ -26,6 +26,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { acquireLock, type Lock, LockedError, lockPathOf, readHolder } from '../../lock-file.js';
 import { describeFsError } from '../results/writer.js';
 import {
@@ -44,6 +45,7 @@ import {
 } from './entries.js';
 import { StateError, StateWriteError } from './errors.js';
 import { countLinesBefore, type FoldCounts, foldResultsFile } from './fold.js';
+import { KEY_TABLE_FILE } from './key-table.js';
 import { type Manifest, type RunRecord, withRun } from './manifest.js';
 import {
   type IndexedState,
@@ -518,6 +520,8 @@ export interface StateDescription {
   /** False when the directory holds no saved state yet. */
   exists: boolean;
   ids: number;
+  /** CRM keys with their Clerk Chat ids (`sync`, `import --key`); 0 without a key table. */
+  keys: number;
   updatedAt: string | undefined;
   fingerprint: string | undefined;
   entriesBytes: number;
@@ -533,6 +537,27 @@ export interface StateDescription {
  * going on): the manifest's figures, the journal's length and the lock's holder.
  * Throws {@link StateError} for a damaged manifest or a directory that is not a state.
  */
+/**
+ * CRM keys with a confirmed Clerk Chat id in the key table of `sync` / `import --key`
+ * (keys.csv, an append-only log: the last line per key wins); 0 without one.
+ */
+function countKeys(dir: string): number {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, KEY_TABLE_FILE), 'utf8');
+  } catch {
+    return 0;
+  }
+  const last = new Map<string, string>();
+  const rows = parse(text, { comment: '#', from_line: 1, relax_column_count: true }) as string[][];
+  for (const [key, , status] of rows.slice(1)) {
+    if (key !== undefined && status !== undefined) last.set(key, status);
+  }
+  let confirmed = 0;
+  for (const status of last.values()) if (status === 'confirmed') confirmed++;
+  return confirmed;
+}
+
 export function describeState(dir: string): StateDescription {
   if (!existsSync(dir)) {
     throw new StateError(`state directory ${dir} does not exist`, 'E_STATE_READ', dir);
@@ -548,12 +573,14 @@ export function describeState(dir: string): StateDescription {
   } catch {
     // no journal
   }
+  const keys = countKeys(dir);
   if (!existsSync(join(dir, MANIFEST_FILE))) {
     loadState(dir); // refuses a directory that is not a state directory
     return {
       dir,
       exists: false,
       ids: 0,
+      keys,
       updatedAt: undefined,
       fingerprint: undefined,
       entriesBytes: 0,
@@ -567,6 +594,7 @@ export function describeState(dir: string): StateDescription {
     dir,
     exists: true,
     ids: manifest.entries.count,
+    keys,
     updatedAt: manifest.updatedAt,
     fingerprint: manifest.fingerprint,
     entriesBytes: manifest.entries.bytes,

@@ -50,8 +50,9 @@ import {
 
 export const MANIFEST_FILE = 'manifest.json';
 /** Files a state directory may hold besides the entries files. */
+// keys.csv and keys.lock: the key → id table of `sync` and `import --key` (key-table.ts).
 const OWN_FILES =
-  /^(manifest\.json|state\.lock(\.takeover)?|sending\.log|entries-[0-9a-f]{16}\.bin|.*\.tmp)$/;
+  /^(manifest\.json|state\.lock(\.takeover)?|sending\.log|entries-[0-9a-f]{16}\.bin|keys\.csv|keys\.lock(\.takeover)?|.*\.tmp)$/;
 
 /** A loaded state: its manifest (undefined for a new, empty state) and its entries. */
 export interface LoadedState {
