@@ -1,7 +1,7 @@
 import { toUpdateConfig, type UpdateConfig } from '../cli/config.js';
 import { camelCase, type OptionsOf, optionsOf } from '../cli/options.js';
 import { ClerkBulkError, EXIT, type ExitCode, UsageError } from '../errors.js';
-import { type SpooledInput, STDIN, STDIN_NAME, spoolStdin } from '../pipeline/input/stdin.js';
+import { type SpooledInput, STDIN, spoolStdin } from '../pipeline/input/stdin.js';
 import { type CountryCode, parseCountryCode } from '../pipeline/payload/phone.js';
 import { runImport } from '../pipeline/run/run-import.js';
 import type { RunSummary } from '../pipeline/run/types.js';
@@ -10,7 +10,7 @@ import { safeText } from '../report/safe-text.js';
 import { formatSummary } from '../report/summary.js';
 import { startRunIo } from './run-io.js';
 import { exitCodeForSignal, type StopSignal } from './signals.js';
-import { type CommandIo, exitCodeFor, redisRunOptions, shellQuote } from './update.js';
+import { type CommandIo, exitCodeFor, runOptionsOf, shellQuote } from './update.js';
 
 export type ImportConfig = UpdateConfig & {
   command: 'import' | 'sync';
@@ -110,37 +110,14 @@ export async function importCommand(config: ImportConfig, io: CommandIo): Promis
     if (config.input === STDIN) spooled = await spoolStdin(io.stdin ?? process.stdin);
     run.listen();
     summary = await runImport({
+      ...runOptionsOf(config, run, spooled),
       operation: 'create',
-      input: spooled?.path ?? config.input,
-      inputName: spooled === undefined ? config.input : STDIN_NAME,
-      out: config.out,
-      resume: config.resume,
-      retryFailed: config.retryFailed,
       resendUncertain: config.resendUncertain,
-      force: config.force,
-      dryRun: config.dryRun,
-      baseUrl: config.baseUrl,
-      ratePerSecond: config.rate,
-      concurrency: config.concurrency,
-      retries: config.retries,
-      timeoutMs: config.timeout,
-      empty: config.empty,
       batchSize: config.batchSize,
-      signal: run.graceful,
-      forceSignal: run.force,
       ...(config.key === undefined ? {} : { key: config.key }),
       ...(config.state === undefined ? {} : { stateDir: config.state }),
       sync: config.command === 'sync',
       ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }),
-      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
-      ...(config.maxRate === undefined ? {} : { maxRatePerSecond: config.maxRate }),
-      ...redisRunOptions(config),
-      ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
-      encoding: config.encoding,
-      ...(config.delimiter === undefined ? {} : { delimiter: config.delimiter }),
-      ...(config.limit === undefined ? {} : { limit: config.limit }),
-      ...(config.maxErrors === undefined ? {} : { maxErrors: config.maxErrors }),
-      ...(config.retryBaseMs === undefined ? {} : { retryBaseDelayMs: config.retryBaseMs }),
       events: {
         ...progress,
         dryRun: config.json

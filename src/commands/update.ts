@@ -108,32 +108,9 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
     if (config.input === STDIN) spooled = await spoolStdin(io.stdin ?? process.stdin);
     run.listen();
     summary = await runUpdate({
-      input: spooled?.path ?? config.input,
-      inputName: spooled === undefined ? config.input : STDIN_NAME,
-      out: config.out,
-      resume: config.resume,
-      retryFailed: config.retryFailed,
-      force: config.force,
-      dryRun: config.dryRun,
-      baseUrl: config.baseUrl,
-      ratePerSecond: config.rate,
-      concurrency: config.concurrency,
-      retries: config.retries,
-      timeoutMs: config.timeout,
-      empty: config.empty,
+      ...runOptionsOf(config, run, spooled),
       full: config.full,
-      signal: run.graceful,
-      forceSignal: run.force,
-      ...(config.maxRate === undefined ? {} : { maxRatePerSecond: config.maxRate }),
-      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
-      ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
-      ...(config.delimiter === undefined ? {} : { delimiter: config.delimiter }),
-      encoding: config.encoding,
-      ...(config.limit === undefined ? {} : { limit: config.limit }),
-      ...(config.maxErrors === undefined ? {} : { maxErrors: config.maxErrors }),
-      ...(config.retryBaseMs === undefined ? {} : { retryBaseDelayMs: config.retryBaseMs }),
       ...(config.state === undefined ? {} : { state: config.state }),
-      ...redisRunOptions(config),
       events: {
         ...progress,
         dryRun: onDryRun,
@@ -175,5 +152,43 @@ export function redisRunOptions(config: UpdateConfig) {
     redisOptional: config.redisOptional,
     ...(config.redisMaxInFlight === undefined ? {} : { redisMaxInFlight: config.redisMaxInFlight }),
     ...(config.redisGiveUpMs === undefined ? {} : { redisGiveUpMs: config.redisGiveUpMs }),
+  };
+}
+
+/**
+ * What every sending run (update, import, sync) takes from the checked options: the
+ * input (or its copy from stdin), the results file, resume, rate, retries, mapping,
+ * reading, shared budget and the stop signals. Each command adds its own.
+ */
+export function runOptionsOf(
+  config: UpdateConfig,
+  run: { graceful: AbortSignal; force: AbortSignal },
+  spooled: SpooledInput | undefined,
+) {
+  return {
+    input: spooled?.path ?? config.input,
+    inputName: spooled === undefined ? config.input : STDIN_NAME,
+    out: config.out,
+    resume: config.resume,
+    retryFailed: config.retryFailed,
+    force: config.force,
+    dryRun: config.dryRun,
+    baseUrl: config.baseUrl,
+    ratePerSecond: config.rate,
+    concurrency: config.concurrency,
+    retries: config.retries,
+    timeoutMs: config.timeout,
+    empty: config.empty,
+    encoding: config.encoding,
+    signal: run.graceful,
+    forceSignal: run.force,
+    ...(config.maxRate === undefined ? {} : { maxRatePerSecond: config.maxRate }),
+    ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
+    ...(config.mapping === undefined ? {} : { mapping: config.mapping }),
+    ...(config.delimiter === undefined ? {} : { delimiter: config.delimiter }),
+    ...(config.limit === undefined ? {} : { limit: config.limit }),
+    ...(config.maxErrors === undefined ? {} : { maxErrors: config.maxErrors }),
+    ...(config.retryBaseMs === undefined ? {} : { retryBaseDelayMs: config.retryBaseMs }),
+    ...redisRunOptions(config),
   };
 }

@@ -7,7 +7,6 @@
  * row that may have been created is never sent again on its own (`uncertain`).
  */
 import { DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE } from '../../defaults.js';
-import type { SharedBudgetError } from '../limit/shared-budget.js';
 import { outcomeError, updateBodyFor } from '../payload/to-payload.js';
 import type { SkippedCounts } from '../results/sidecar.js';
 import { startFingerprint } from '../results/sidecar.js';
@@ -20,7 +19,7 @@ import { jobFingerprint } from '../state/manifest.js';
 import { OrderedWindow } from './ordered-window.js';
 import { type PreparedRun, prepareRun } from './prepare.js';
 import { RowRecorder } from './recorder.js';
-import { createRunLimiter, limiterOptionsFor, type RunLimiter } from './run-limiter.js';
+import { RunBudget } from './run-limiter.js';
 import { createRowSender, redisLostMidway, stoppedMidway } from './run-update.js';
 import { Stopper } from './stopper.js';
 import { buildSummary, runRate } from './summary.js';
@@ -38,35 +37,21 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
   const concurrency = options.concurrency ?? 5;
   // As in an update (run-update.ts): the shared budget (--redis) is opened before the
   // results file, and a Redis that stays away stops the run with the resume command.
-  let redisLost: SharedBudgetError | undefined;
-  let stopper: Stopper | undefined;
-  let run: RunLimiter | undefined;
-  const onRateChange = (rate: number, reason: 'throttled' | 'recovered') => {
-    events.rate?.(rate, reason);
-    if (run !== undefined) events.rateView?.(runRate(run.limiter.rateView));
-  };
-  run = await createRunLimiter(limiterOptionsFor(options, concurrency), {
-    warn: (message) => events.warn?.(message),
-    onRateChange,
-    onRedisLost: (error) => {
-      redisLost ??= error;
-      stopper?.stop(undefined);
-    },
-  });
+  const budget = await RunBudget.open(options, concurrency, events);
   let prepared: Awaited<ReturnType<typeof prepareRun>>;
   try {
     prepared = await prepareRun(options, startFingerprint(options));
   } catch (err) {
-    await run.close();
+    await budget.close();
     throw err;
   }
   if (prepared.complete !== undefined) {
     prepared.lock.release();
-    await run.close();
+    await budget.close();
     throw new Error('an import has no complete-run record');
   }
   const { source, writer, lock } = prepared;
-  const { limiter } = run;
+  const { limiter } = budget;
   let client: ContactClient | undefined;
   let keys: KeyTable | undefined;
   try {
@@ -85,12 +70,12 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
         connections: concurrency,
       });
     }
-    stopper = new Stopper({
+    const stopper = new Stopper({
       signal: options.signal,
       forceSignal: options.forceSignal,
       onStop: () => void limiter.stop(),
     });
-    if (redisLost !== undefined) stopper.stop(undefined);
+    budget.watch(stopper);
     const recorder = new RowRecorder(writer, { events, stopper, maxErrors: options.maxErrors });
     const sender = client && createRowSender(options, { client, limiter, stopper, events });
     const batches =
@@ -149,6 +134,7 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
       rate: runRate(limiter.rateView),
     });
     // Lost after the last row was done: nothing was cut short.
+    const redisLost = budget.lost;
     if (redisLost !== undefined && (!read.readAll || summary.unfinished > 0)) {
       throw redisLostMidway(redisLost, requests.sent, options.out);
     }
@@ -160,7 +146,7 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
     } finally {
       keys?.close();
       await client?.close();
-      await run.close();
+      await budget.close();
       lock.release();
     }
   }

@@ -8,7 +8,9 @@ import { DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
 import { AdaptiveLimiter, type LimiterOptions } from '../limit/limiter.js';
 // Types only: shared-budget.ts (and ioredis) is loaded when a run uses --redis.
 import type { ConnectionEvent, SharedBudget, SharedBudgetError } from '../limit/shared-budget.js';
-import type { UpdateOptions } from './types.js';
+import type { Stopper } from './stopper.js';
+import { runRate } from './summary.js';
+import type { RunEvents, UpdateOptions } from './types.js';
 
 export interface RunLimiterOptions {
   /** Requests per second at most, 0 for none, or `'auto'`. @default 10 */
@@ -157,4 +159,66 @@ export function limiterOptionsFor(options: UpdateOptions, concurrency: number) {
       : { redisMaxInFlight: options.redisMaxInFlight }),
     ...(options.redisGiveUpMs === undefined ? {} : { redisGiveUpMs: options.redisGiveUpMs }),
   };
+}
+
+/**
+ * The limiter of one run (update or import) with its watch on a shared budget: opened
+ * before the results file (a Redis refused at start, exit 2, leaves nothing behind to
+ * --force over), told the run's stopper once there is one, and asked at the end whether
+ * a lost Redis cut the run short.
+ */
+interface BudgetWatch {
+  stopper: Pick<Stopper, 'stop'> | undefined;
+  lost: SharedBudgetError | undefined;
+}
+
+export class RunBudget {
+  readonly #run: RunLimiter;
+  readonly #watch: BudgetWatch;
+
+  private constructor(run: RunLimiter, watch: BudgetWatch) {
+    this.#run = run;
+    this.#watch = watch;
+  }
+
+  static async open(
+    options: UpdateOptions,
+    concurrency: number,
+    events: RunEvents,
+  ): Promise<RunBudget> {
+    const watch: BudgetWatch = { stopper: undefined, lost: undefined };
+    let limiter: AdaptiveLimiter | undefined;
+    const run = await createRunLimiter(limiterOptionsFor(options, concurrency), {
+      warn: (message) => events.warn?.(message),
+      onRateChange: (rate, reason) => {
+        events.rate?.(rate, reason);
+        if (limiter !== undefined) events.rateView?.(runRate(limiter.rateView));
+      },
+      onRedisLost: (error) => {
+        watch.lost ??= error;
+        watch.stopper?.stop(undefined);
+      },
+    });
+    limiter = run.limiter;
+    return new RunBudget(run, watch);
+  }
+
+  get limiter(): AdaptiveLimiter {
+    return this.#run.limiter;
+  }
+
+  /** The Redis of the shared budget stayed away past the bounded reconnect, if it did. */
+  get lost(): SharedBudgetError | undefined {
+    return this.#watch.lost;
+  }
+
+  /** Stop the run through `stopper` when Redis is lost (at once if it already was). */
+  watch(stopper: Pick<Stopper, 'stop'>): void {
+    this.#watch.stopper = stopper;
+    if (this.#watch.lost !== undefined) stopper.stop(undefined);
+  }
+
+  close(): Promise<void> {
+    return this.#run.close();
+  }
 }

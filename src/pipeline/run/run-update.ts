@@ -18,7 +18,7 @@ import { type JobState, type RunInfo, StateWriteError } from '../state/index.js'
 import { OrderedWindow } from './ordered-window.js';
 import { type CompletedRun, type PreparedRun, prepareRun } from './prepare.js';
 import { RowRecorder } from './recorder.js';
-import { createRunLimiter, limiterOptionsFor, type RunLimiter } from './run-limiter.js';
+import { RunBudget } from './run-limiter.js';
 import { ResumeSkips } from './skips.js';
 import { Stopper } from './stopper.js';
 import { buildSummary, NO_ROWS, NO_SKIPS, plannedRate, runRate } from './summary.js';
@@ -56,44 +56,23 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const events = options.events ?? {};
   const fingerprint = startFingerprint(options);
   const concurrency = options.concurrency ?? 5;
-  // Redis of a shared budget (--redis) stayed away too long: the run stops there.
-  let redisLost: SharedBudgetError | undefined;
-  let stopper: Stopper | undefined;
-  // Before the results file is created: a Redis refused at start (exit 2) leaves
-  // nothing behind to --force over.
-  let run: RunLimiter | undefined;
-  const onRateChange = (rate: number, reason: 'throttled' | 'recovered') => {
-    events.rate?.(rate, reason);
-    if (run !== undefined) events.rateView?.(runRate(run.limiter.rateView));
-  };
-  run =
-    options.redisUrl === undefined || options.dryRun === true
-      ? undefined
-      : await createRunLimiter(limiterOptionsFor(options, concurrency), {
-          warn: (message) => events.warn?.(message),
-          onRateChange,
-          onRedisLost: (error) => {
-            redisLost ??= error;
-            stopper?.stop(undefined);
-          },
-        });
+  const budget = await RunBudget.open(options, concurrency, events);
   let prepared: Awaited<ReturnType<typeof prepareRun>>;
   try {
     prepared = await prepareRun(options, fingerprint);
   } catch (err) {
-    await run?.close();
+    await budget.close();
     throw err;
   }
   if (prepared.complete !== undefined) {
     prepared.lock.release();
-    await run?.close();
+    await budget.close();
     return alreadyComplete(prepared, options, startedAt);
   }
   const { source, writer, resume, state, lock } = prepared;
   let client: ContactClient | undefined;
   try {
-    run ??= await createRunLimiter(limiterOptionsFor(options, concurrency), { onRateChange });
-    const { limiter } = run;
+    const { limiter } = budget;
     events.rateView?.(runRate(limiter.rateView));
     if (options.dryRun !== true) {
       client = createContactClient({
@@ -105,12 +84,12 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       // After the results file is open (a resume's torn line cut), before any request.
       state?.startRun(options.out);
     }
-    stopper = new Stopper({
+    const stopper = new Stopper({
       signal: options.signal,
       forceSignal: options.forceSignal,
       onStop: () => void limiter.stop(),
     });
-    if (redisLost !== undefined) stopper.stop(undefined);
+    budget.watch(stopper);
     const recorder = new RowRecorder(writer, { events, stopper, maxErrors: options.maxErrors });
     const sender = client && createRowSender(options, { client, limiter, stopper, events });
     const skips = resume === undefined ? undefined : new ResumeSkips(resume);
@@ -150,7 +129,9 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
               other: Math.max(0, read.rowsRead - counts.updated - counts.unchanged - counts.failed),
               stopped:
                 stopper.reason ??
-                (recorder.fatal !== undefined || read.error !== undefined || redisLost !== undefined
+                (recorder.fatal !== undefined ||
+                read.error !== undefined ||
+                budget.lost !== undefined
                   ? 'aborted'
                   : undefined),
               resume: options.resume === true,
@@ -173,6 +154,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
     });
     if (stateOutcome !== undefined) summary.state = stateOutcome;
     // Lost after the last row was done: nothing was cut short.
+    const redisLost = budget.lost;
     if (redisLost !== undefined && (!read.readAll || summary.unfinished > 0)) {
       throw redisLostMidway(redisLost, requests.sent, options.out);
     }
@@ -191,7 +173,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       // Already reported above, or the run is failing for another reason.
     }
     await client?.close();
-    await run?.close();
+    await budget.close();
     state?.close();
     lock.release();
   }
