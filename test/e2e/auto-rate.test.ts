@@ -2,6 +2,7 @@
  * `--rate auto` through the real CLI against a mock server with a hidden limit: the
  * run finishes with few 429s and names a limit found near the real one.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cliTestBed, readResults, runCli, spawnCli, updateArgv, writeRows } from '../helpers.js';
 
@@ -56,6 +57,43 @@ describe('--rate auto', () => {
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.every((l) => l.rate?.mode === 'auto')).toBe(true);
     expect(progress.at(-1)?.rate?.limitFoundPerSecond).toBe(summary.rate.limitFoundPerSecond);
+  }, 70_000);
+
+  it('with --state, remembers the limit found and starts the next run near it', async () => {
+    const state = `${bed.dir}/state`;
+    const night = (name: string, rows: number) =>
+      runCli(
+        [
+          ...updateArgv(
+            writeRows(bed.dir, `${name}.csv`, ['id', 'name'], rows, (n) => [n, `${name} ${n}`]),
+            `${bed.dir}/${name}.results.csv`,
+            bed.server.url,
+          ),
+          ...['--rate', 'auto', '--concurrency', '16', '--state', state, '--json'],
+          ...['--log', 'json', '--progress-interval', '1'],
+        ],
+        { env: bed.env, timeoutMs: 60_000 },
+      );
+    const first = await night('one', 300);
+    expect(first.code, first.stderr).toBe(0);
+    const found = (JSON.parse(first.stdout) as Summary).rate.limitFoundPerSecond;
+    expect(found).not.toBeNull();
+    const manifest = JSON.parse(readFileSync(`${state}/manifest.json`, 'utf8')) as {
+      rate?: { limitFoundPerSecond: number };
+    };
+    expect(manifest.rate?.limitFoundPerSecond).toBeCloseTo(found as number, 0);
+
+    // Every row changed: the second run sends them all, from near the limit found.
+    const second = await night('two', 150);
+    expect(second.code, second.stderr).toBe(0);
+    const rates = second.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: string; rate?: Summary['rate'] })
+      .filter((l) => l.event === 'progress' && l.rate !== undefined);
+    expect(rates.length).toBeGreaterThan(0);
+    // Without the state, slow start begins at 10/s and needs seconds to get here.
+    expect(rates[0]?.rate?.currentPerSecond).toBeGreaterThanOrEqual(0.8 * (found as number));
   }, 70_000);
 
   it('follows a limit that drops mid-run (mock-server --rate-limit-change) and says so in the text summary', async () => {

@@ -14,7 +14,12 @@ import { type ContactClient, contactPath, createContactClient } from '../send/cl
 import { OutageMonitor } from '../send/outage.js';
 import { RETRY_BASE_DELAY_MS } from '../send/retry-policy.js';
 import { RowSender, type RowSenderOptions } from '../send/row-sender.js';
-import { type JobState, type RunInfo, StateWriteError } from '../state/index.js';
+import {
+  type JobState,
+  learnedLimitPerSecond,
+  type RunInfo,
+  StateWriteError,
+} from '../state/index.js';
 import { OrderedWindow } from './ordered-window.js';
 import { type CompletedRun, type PreparedRun, prepareRun } from './prepare.js';
 import { RowRecorder } from './recorder.js';
@@ -56,7 +61,18 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const events = options.events ?? {};
   const fingerprint = startFingerprint(options);
   const concurrency = options.concurrency ?? 5;
-  const budget = await RunBudget.open(options, concurrency, events);
+  // --rate auto with a job state: start near the limit an earlier run of the job found.
+  const learned =
+    options.ratePerSecond === 'auto' &&
+    options.state !== undefined &&
+    options.knownLimitPerSecond === undefined
+      ? learnedLimitPerSecond(options.state)
+      : undefined;
+  const budget = await RunBudget.open(
+    learned === undefined ? options : { ...options, knownLimitPerSecond: learned },
+    concurrency,
+    events,
+  );
   let prepared: Awaited<ReturnType<typeof prepareRun>>;
   try {
     prepared = await prepareRun(options, fingerprint);
@@ -135,6 +151,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
                   ? 'aborted'
                   : undefined),
               resume: options.resume === true,
+              ...learnedRate(budget.limiter.rateView, learned),
             });
     if (recorder.fatal !== undefined) throw recorder.fatal;
     if (read.error !== undefined) throw stoppedMidway(read.error, requests.sent, options.out);
@@ -377,3 +394,16 @@ export function stoppedMidway(err: unknown, sent: number, out: string): unknown 
 }
 
 export { ResultsWriteError, RunAbortedError };
+
+/**
+ * The limit to remember in the job state: one `--rate auto` measured in this run, not
+ * the one it was seeded with (that keeps its first `foundAt`).
+ */
+function learnedRate(
+  view: { mode: 'fixed' | 'auto'; limitFoundPerSecond: number | undefined },
+  seeded: number | undefined,
+): { rate?: { limitFoundPerSecond: number; foundAt: Date } } {
+  const found = view.limitFoundPerSecond;
+  if (view.mode !== 'auto' || found === undefined || found === seeded) return {};
+  return { rate: { limitFoundPerSecond: Math.round(found * 10) / 10, foundAt: new Date() } };
+}

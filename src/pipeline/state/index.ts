@@ -21,6 +21,7 @@ export {
   type CommitResult,
   describeState,
   JobState,
+  learnedLimitPerSecond,
   type OpenStateOptions,
   openState,
   type RunInfo,

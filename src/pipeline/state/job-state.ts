@@ -96,6 +96,8 @@ export interface RunInfo {
   /** Why the run stopped early; undefined when it finished its input. */
   stopped?: string | undefined;
   resume?: boolean;
+  /** A limit `--rate auto` measured in this run, kept for the next (see Manifest.rate). */
+  rate?: { limitFoundPerSecond: number; foundAt: Date };
 }
 
 /** What {@link JobState.commit} did. */
@@ -448,6 +450,14 @@ export class JobState {
         fingerprint: this.fingerprint,
         updatedAt: new Date().toISOString(),
         runs: withRun(this.#manifest?.runs ?? [], record),
+        ...(run.rate === undefined
+          ? {}
+          : {
+              rate: {
+                limitFoundPerSecond: run.rate.limitFoundPerSecond,
+                foundAt: run.rate.foundAt.toISOString(),
+              },
+            }),
       },
       hooks,
       journal,
@@ -602,4 +612,18 @@ export function describeState(dir: string): StateDescription {
     pendingSends,
     lockedBy,
   };
+}
+
+/**
+ * The API limit a `--rate auto` run of this job measured, from the state's manifest;
+ * undefined when there is none or the state cannot be read (opening it for the run
+ * reports that). Read before the run opens the state: the limiter is built first.
+ */
+export function learnedLimitPerSecond(dir: string): number | undefined {
+  try {
+    if (!existsSync(join(dir, MANIFEST_FILE))) return undefined;
+    return readManifest(dir).rate?.limitFoundPerSecond;
+  } catch {
+    return undefined;
+  }
 }

@@ -70,6 +70,14 @@ export const manifestSchema = z.looseObject({
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
   }),
   runs: z.array(runRecordSchema),
+  /**
+   * The API's limit a `--rate auto` run measured (the next `--rate auto` run of the job
+   * starts near it instead of from 10/s). Optional: older states and fixed-rate jobs
+   * have none.
+   */
+  rate: z
+    .object({ limitFoundPerSecond: z.number().positive().finite(), foundAt: isoTime })
+    .optional(),
   /** sha256 of the manifest's JSON without this field: an edited manifest is refused. */
   manifestSha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
