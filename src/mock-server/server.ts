@@ -413,36 +413,37 @@ class FakeClerkServer implements MockServer {
     }
   }
 
-  #put(exchange: Exchange, id: string, lost: Lost, raw: string, tooLarge: boolean): void {
-    let status: number;
-    let body: string;
-    // The same order as the real service: body parser, validation pipe, then the handler.
+  /**
+   * A write's common path, in the real service's order: body parser (413, 400), then
+   * `handle` (validation pipe and handler), then the answer, unless a fault eats it.
+   */
+  #write(
+    exchange: Exchange,
+    lost: Lost,
+    raw: string,
+    tooLarge: boolean,
+    handle: (value: unknown) => { status: number; body: string },
+  ): void {
     const parsed = tooLarge ? undefined : parseBody(raw, exchange.req.headers['content-type']);
-    if (parsed === undefined) {
-      status = 413;
-      body = PAYLOAD_TOO_LARGE_BODY;
-    } else if (!parsed.ok) {
-      status = 400;
-      body = nestError(400, parsed.message);
-    } else {
-      const checked = checkUpdate(parsed.value);
-      if (!checked.ok) {
-        status = 400;
-        body = nestError(400, checked.messages);
-      } else {
-        // Applied even if the client already gave up: the server does not know or care.
-        const contact = this.#store.update(id, checked.update);
-        if (contact === undefined) {
-          status = 404;
-          body = CONTACT_NOT_FOUND_BODY;
-        } else {
-          this.stats.updatesApplied++;
-          status = 200;
-          body = JSON.stringify({ data: contact });
-        }
-      }
-    }
-    this.#answerWrite(exchange, lost, status, body);
+    const answer =
+      parsed === undefined
+        ? { status: 413, body: PAYLOAD_TOO_LARGE_BODY }
+        : !parsed.ok
+          ? { status: 400, body: nestError(400, parsed.message) }
+          : handle(parsed.value);
+    this.#answerWrite(exchange, lost, answer.status, answer.body);
+  }
+
+  #put(exchange: Exchange, id: string, lost: Lost, raw: string, tooLarge: boolean): void {
+    this.#write(exchange, lost, raw, tooLarge, (value) => {
+      const checked = checkUpdate(value);
+      if (!checked.ok) return { status: 400, body: nestError(400, checked.messages) };
+      // Applied even if the client already gave up: the server does not know or care.
+      const contact = this.#store.update(id, checked.update);
+      if (contact === undefined) return { status: 404, body: CONTACT_NOT_FOUND_BODY };
+      this.stats.updatesApplied++;
+      return { status: 200, body: JSON.stringify({ data: contact }) };
+    });
   }
 
   /**
@@ -451,30 +452,18 @@ class FakeClerkServer implements MockServer {
    * nothing; then every contact is created, even if the answer is then lost.
    */
   #create(exchange: Exchange, batch: boolean, lost: Lost, raw: string, tooLarge: boolean): void {
-    let status: number;
-    let body: string;
-    const parsed = tooLarge ? undefined : parseBody(raw, exchange.req.headers['content-type']);
-    if (parsed === undefined) {
-      status = 413;
-      body = PAYLOAD_TOO_LARGE_BODY;
-    } else if (!parsed.ok) {
-      status = 400;
-      body = nestError(400, parsed.message);
-    } else {
+    this.#write(exchange, lost, raw, tooLarge, (value) => {
       const checked: CheckedCreate = batch
-        ? checkBatch(parsed.value, this.#batch.maxContacts)
-        : checkCreate(parsed.value);
-      if (!checked.ok) {
-        status = 400;
-        body = nestError(400, checked.messages);
-      } else {
-        const created = checked.contacts.map((fields) => this.#store.create(fields));
-        this.stats.contactsCreated += created.length;
-        status = batch ? this.#batch.status : 201;
-        body = JSON.stringify({ data: batch ? created : created[0] });
-      }
-    }
-    this.#answerWrite(exchange, lost, status, body);
+        ? checkBatch(value, this.#batch.maxContacts)
+        : checkCreate(value);
+      if (!checked.ok) return { status: 400, body: nestError(400, checked.messages) };
+      const created = checked.contacts.map((fields) => this.#store.create(fields));
+      this.stats.contactsCreated += created.length;
+      return {
+        status: batch ? this.#batch.status : 201,
+        body: JSON.stringify({ data: batch ? created : created[0] }),
+      };
+    });
   }
 
   /** Send a write's answer, unless a lost-response fault eats it. */

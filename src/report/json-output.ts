@@ -25,10 +25,8 @@ export const JSON_SCHEMA_VERSION = 1;
  */
 export const MAX_JSON_PAYLOADS = 1_000;
 
-/** The top-level keys of `update --json`, in the order they are printed. */
-export const UPDATE_JSON_KEYS = [
-  'schemaVersion',
-  'command',
+/** The keys every sending run's summary prints (update, import, sync), after `command`. */
+const RUN_SUMMARY_KEYS = [
   'input',
   'resultsPath',
   'dryRun',
@@ -41,6 +39,13 @@ export const UPDATE_JSON_KEYS = [
   'unfinished',
   'topErrors',
   'rate',
+] as const;
+
+/** The top-level keys of `update --json`, in the order they are printed. */
+export const UPDATE_JSON_KEYS = [
+  'schemaVersion',
+  'command',
+  ...RUN_SUMMARY_KEYS,
   'state',
   'resumeCommand',
   'payloads',
@@ -70,18 +75,7 @@ export const VALIDATE_JSON_KEYS = [
 export const IMPORT_JSON_KEYS = [
   'schemaVersion',
   'command',
-  'input',
-  'resultsPath',
-  'dryRun',
-  'rowsRead',
-  'counts',
-  'requests',
-  'elapsedMs',
-  'rowsPerSecond',
-  'stopped',
-  'unfinished',
-  'topErrors',
-  'rate',
+  ...RUN_SUMMARY_KEYS,
   'stateDir',
   'resumeCommand',
   'resendUncertainCommand',

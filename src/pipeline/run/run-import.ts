@@ -12,16 +12,16 @@ import type { SkippedCounts } from '../results/sidecar.js';
 import { startFingerprint } from '../results/sidecar.js';
 import type { ResultLine } from '../results/writer.js';
 import { BatchSender, type CreateRow, UNCERTAIN_NOTE } from '../send/batch-sender.js';
-import { type ContactClient, createContactClient } from '../send/client.js';
+import type { ContactClient } from '../send/client.js';
 import type { RowSender } from '../send/row-sender.js';
 import { KeyTable } from '../state/key-table.js';
 import { jobFingerprint } from '../state/manifest.js';
 import { OrderedWindow } from './ordered-window.js';
 import { type PreparedRun, prepareRun } from './prepare.js';
-import { RowRecorder } from './recorder.js';
+import type { RowRecorder } from './recorder.js';
 import { RunBudget } from './run-limiter.js';
-import { createRowSender, redisLostMidway, stoppedMidway } from './run-update.js';
-import { Stopper } from './stopper.js';
+import { openSending, redisLostMidway, stoppedMidway } from './run-update.js';
+import type { Stopper } from './stopper.js';
 import { buildSummary, runRate } from './summary.js';
 import type { ImportOptions, RunEvents, RunSummary } from './types.js';
 
@@ -62,22 +62,9 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
       );
     }
     events.rateView?.(runRate(limiter.rateView));
-    if (options.dryRun !== true) {
-      client = createContactClient({
-        baseUrl: options.baseUrl ?? 'https://web-api.clerk.chat',
-        apiKey: options.apiKey ?? '',
-        timeoutMs: options.timeoutMs ?? 30_000,
-        connections: concurrency,
-      });
-    }
-    const stopper = new Stopper({
-      signal: options.signal,
-      forceSignal: options.forceSignal,
-      onStop: () => void limiter.stop(),
-    });
-    budget.watch(stopper);
-    const recorder = new RowRecorder(writer, { events, stopper, maxErrors: options.maxErrors });
-    const sender = client && createRowSender(options, { client, limiter, stopper, events });
+    const sending = openSending(options, { budget, writer, events, concurrency });
+    client = sending.client;
+    const { stopper, recorder, sender } = sending;
     const batches =
       sender &&
       new BatchSender({

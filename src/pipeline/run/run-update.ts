@@ -10,6 +10,7 @@ import { InputFileError, ResultsWriteError, RunAbortedError } from '../../errors
 import type { SharedBudgetError } from '../limit/shared-budget.js';
 import { outcomeError } from '../payload/to-payload.js';
 import { recordCompleteRun, startFingerprint } from '../results/sidecar.js';
+import type { ResultsWriter } from '../results/writer.js';
 import { type ContactClient, contactPath, createContactClient } from '../send/client.js';
 import { OutageMonitor } from '../send/outage.js';
 import { RETRY_BASE_DELAY_MS } from '../send/retry-policy.js';
@@ -90,24 +91,11 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   try {
     const { limiter } = budget;
     events.rateView?.(runRate(limiter.rateView));
-    if (options.dryRun !== true) {
-      client = createContactClient({
-        baseUrl: options.baseUrl ?? 'https://web-api.clerk.chat',
-        apiKey: options.apiKey ?? '',
-        timeoutMs: options.timeoutMs ?? 30_000,
-        connections: concurrency,
-      });
-      // After the results file is open (a resume's torn line cut), before any request.
-      state?.startRun(options.out);
-    }
-    const stopper = new Stopper({
-      signal: options.signal,
-      forceSignal: options.forceSignal,
-      onStop: () => void limiter.stop(),
-    });
-    budget.watch(stopper);
-    const recorder = new RowRecorder(writer, { events, stopper, maxErrors: options.maxErrors });
-    const sender = client && createRowSender(options, { client, limiter, stopper, events });
+    const sending = openSending(options, { budget, writer, events, concurrency });
+    client = sending.client;
+    const { stopper, recorder, sender } = sending;
+    // After the results file is open (a resume's torn line cut), before any request.
+    if (client !== undefined) state?.startRun(options.out);
     const skips = resume === undefined ? undefined : new ResumeSkips(resume);
     const window = new OrderedWindow(Math.max(64, concurrency * 4), (err) => recorder.fail(err));
     const read = await readRows(prepared, options, {
@@ -406,4 +394,35 @@ function learnedRate(
   const found = view.limitFoundPerSecond;
   if (view.mode !== 'auto' || found === undefined || found === seeded) return {};
   return { rate: { limitFoundPerSecond: Math.round(found * 10) / 10, foundAt: new Date() } };
+}
+
+/**
+ * The sending half of a run, the same for update and import: the HTTP client (none for
+ * a dry run), the stopper (its stop also stops the limiter, and a lost Redis stops it),
+ * the recorder of results lines, and the row sender.
+ */
+export function openSending(
+  options: UpdateOptions,
+  context: { budget: RunBudget; writer: ResultsWriter; events: RunEvents; concurrency: number },
+) {
+  const { budget, writer, events, concurrency } = context;
+  const { limiter } = budget;
+  const client =
+    options.dryRun === true
+      ? undefined
+      : createContactClient({
+          baseUrl: options.baseUrl ?? 'https://web-api.clerk.chat',
+          apiKey: options.apiKey ?? '',
+          timeoutMs: options.timeoutMs ?? 30_000,
+          connections: concurrency,
+        });
+  const stopper = new Stopper({
+    signal: options.signal,
+    forceSignal: options.forceSignal,
+    onStop: () => void limiter.stop(),
+  });
+  budget.watch(stopper);
+  const recorder = new RowRecorder(writer, { events, stopper, maxErrors: options.maxErrors });
+  const sender = client && createRowSender(options, { client, limiter, stopper, events });
+  return { client, stopper, recorder, sender };
 }
