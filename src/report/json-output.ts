@@ -190,19 +190,9 @@ type SummaryFields = {
     : RunSummary[K];
 };
 
-/**
- * `update --json`. `payloads` is the capped list collected during a dry run, or `null`
- * when none was collected (a live run, or `--log json`, which streams them instead).
- */
-export function updateJson(
-  summary: RunSummary,
-  extra: {
-    exitCode: number;
-    resumeCommand: string | undefined;
-    payloads?: { list: JsonPayload[]; truncated: boolean } | undefined;
-  },
-): UpdateJson {
-  const s: SummaryFields = {
+/** The run-summary keys (RUN_SUMMARY_KEYS) of update, import and sync, in order. */
+function runSummaryFields(summary: RunSummary) {
+  return {
     input: summary.input,
     resultsPath: summary.resultsPath,
     dryRun: summary.dryRun,
@@ -215,24 +205,27 @@ export function updateJson(
     unfinished: summary.unfinished,
     topErrors: summary.topErrors,
     rate: summary.rate,
-    state: summary.state ?? null,
   };
+}
+
+/**
+ * `update --json`. `payloads` is the capped list collected during a dry run, or `null`
+ * when none was collected (a live run, or `--log json`, which streams them instead).
+ */
+export function updateJson(
+  summary: RunSummary,
+  extra: {
+    exitCode: number;
+    resumeCommand: string | undefined;
+    payloads?: { list: JsonPayload[]; truncated: boolean } | undefined;
+  },
+): UpdateJson {
+  // Typed with every RunSummary field: a new one must be placed here or it won't compile.
+  const s: SummaryFields = { ...runSummaryFields(summary), state: summary.state ?? null };
   return {
     schemaVersion: JSON_SCHEMA_VERSION,
     command: 'update',
-    input: s.input,
-    resultsPath: s.resultsPath,
-    dryRun: s.dryRun,
-    rowsRead: s.rowsRead,
-    counts: s.counts,
-    requests: s.requests,
-    elapsedMs: s.elapsedMs,
-    rowsPerSecond: s.rowsPerSecond,
-    stopped: s.stopped,
-    unfinished: s.unfinished,
-    topErrors: s.topErrors,
-    rate: s.rate,
-    state: s.state,
+    ...s,
     resumeCommand: extra.resumeCommand ?? null,
     payloads: extra.payloads?.list ?? null,
     payloadsTruncated: extra.payloads?.truncated ?? false,
@@ -281,18 +274,7 @@ export function importJson(
   return {
     schemaVersion: JSON_SCHEMA_VERSION,
     command: extra.command,
-    input: summary.input,
-    resultsPath: summary.resultsPath,
-    dryRun: summary.dryRun,
-    rowsRead: summary.rowsRead,
-    counts: summary.counts,
-    requests: summary.requests,
-    elapsedMs: summary.elapsedMs,
-    rowsPerSecond: summary.rowsPerSecond,
-    stopped: summary.stopped ?? null,
-    unfinished: summary.unfinished,
-    topErrors: summary.topErrors,
-    rate: summary.rate,
+    ...runSummaryFields(summary),
     stateDir: extra.stateDir ?? null,
     resumeCommand: extra.resumeCommand ?? null,
     resendUncertainCommand: extra.resendUncertainCommand ?? null,
