@@ -20,7 +20,7 @@ import { OrderedWindow } from './ordered-window.js';
 import { type PreparedRun, prepareRun } from './prepare.js';
 import type { RowRecorder } from './recorder.js';
 import { RunBudget } from './run-limiter.js';
-import { openSending, redisLostMidway, stoppedMidway } from './run-update.js';
+import { openSending, stoppedMidway } from './run-update.js';
 import type { Stopper } from './stopper.js';
 import { buildSummary, runRate } from './summary.js';
 import type { ImportOptions, RunEvents, RunSummary } from './types.js';
@@ -120,11 +120,7 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
       topErrors: recorder.topErrors(),
       rate: runRate(limiter.rateView),
     });
-    // Lost after the last row was done: nothing was cut short.
-    const redisLost = budget.lost;
-    if (redisLost !== undefined && (!read.readAll || summary.unfinished > 0)) {
-      throw redisLostMidway(redisLost, requests.sent, options.out);
-    }
+    budget.throwIfCutShort(read.readAll, summary.unfinished, requests.sent, options.out);
     return { ...summary, operation: 'create' };
   } finally {
     source.close();

@@ -5,6 +5,7 @@
  * the shared budget the same way.
  */
 import { DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
+import { RunAbortedError } from '../../errors.js';
 import { AdaptiveLimiter, type LimiterOptions } from '../limit/limiter.js';
 // Types only: shared-budget.ts (and ioredis) is loaded when a run uses --redis.
 import type { ConnectionEvent, SharedBudget, SharedBudgetError } from '../limit/shared-budget.js';
@@ -218,7 +219,25 @@ export class RunBudget {
     if (this.#watch.lost !== undefined) stopper.stop(undefined);
   }
 
+  /**
+   * Throw when a lost Redis cut the run short (exit 3, E_REDIS_LOST, with the resume
+   * command). Lost after the last row was done, it cut nothing: the run stands.
+   */
+  throwIfCutShort(readAll: boolean, unfinished: number, sent: number, out: string): void {
+    const lost = this.#watch.lost;
+    if (lost !== undefined && (!readAll || unfinished > 0)) throw redisLostMidway(lost, sent, out);
+  }
+
   close(): Promise<void> {
     return this.#run.close();
   }
+}
+
+/** The error to report for a run stopped because the Redis of its shared budget was lost. */
+function redisLostMidway(err: SharedBudgetError, sent: number, out: string): RunAbortedError {
+  return new RunAbortedError(
+    `${err.message}; the run was stopped there after ${sent} request${sent === 1 ? '' : 's'} (every finished row is recorded in ${out})`,
+    'E_REDIS_LOST',
+    { cause: err },
+  );
 }

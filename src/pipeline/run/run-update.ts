@@ -7,7 +7,6 @@
  * and the outage monitor.
  */
 import { InputFileError, ResultsWriteError, RunAbortedError } from '../../errors.js';
-import type { SharedBudgetError } from '../limit/shared-budget.js';
 import { outcomeError } from '../payload/to-payload.js';
 import { recordCompleteRun, startFingerprint } from '../results/sidecar.js';
 import type { ResultsWriter } from '../results/writer.js';
@@ -158,11 +157,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       rate: runRate(limiter.rateView),
     });
     if (stateOutcome !== undefined) summary.state = stateOutcome;
-    // Lost after the last row was done: nothing was cut short.
-    const redisLost = budget.lost;
-    if (redisLost !== undefined && (!read.readAll || summary.unfinished > 0)) {
-      throw redisLostMidway(redisLost, requests.sent, options.out);
-    }
+    budget.throwIfCutShort(read.readAll, summary.unfinished, requests.sent, options.out);
     const skipped = skips?.counts;
     await recordCompleteRun(fingerprint, summary, {
       out: options.out,
@@ -197,19 +192,6 @@ async function commitState(state: JobState, run: RunInfo): Promise<StateOutcome>
     if (!(err instanceof StateWriteError)) throw err;
     return { dir: state.dir, error: err.message };
   }
-}
-
-/** The error to report for a run stopped because the Redis of its shared budget was lost. */
-export function redisLostMidway(
-  err: SharedBudgetError,
-  sent: number,
-  out: string,
-): RunAbortedError {
-  return new RunAbortedError(
-    `${err.message}; the run was stopped there after ${sent} request${sent === 1 ? '' : 's'} (every finished row is recorded in ${out})`,
-    'E_REDIS_LOST',
-    { cause: err },
-  );
 }
 
 /** The summary of a resume that found the run already complete (the sidecar's record). */
