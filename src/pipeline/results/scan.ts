@@ -14,8 +14,12 @@ const HEADERS: Record<ResultsLayout, string> = {
   import: IMPORT_RESULTS_HEADER,
 };
 
-/** Bytes read per chunk. */
-const CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * Bytes read per chunk. Small enough that a chunk's text is not a large heap object:
+ * with 4 MB chunks, folding a 1M-line file at the end of a `--state` run raised the
+ * heap from ~21 to ~53 MB (a mark-compact every 40 ms) and peak RSS by ~25 MB.
+ */
+const CHUNK_BYTES = 256 * 1024;
 
 /**
  * One data line of a results file. The scanner reuses a single object for every line:
@@ -181,7 +185,11 @@ export async function scanResultsFile(
   }
 }
 
-function notResults(path: string, code: string, layouts: readonly ResultsLayout[]): InputFileError {
+export function notResults(
+  path: string,
+  code: string,
+  layouts: readonly ResultsLayout[],
+): InputFileError {
   const expected = layouts.map((l) => `"${HEADERS[l]}"`).join(' or ');
   return new InputFileError(
     `not a clerk-bulk ${layouts.length === 1 && layouts[0] === 'import' ? 'import ' : ''}results file: expected header ${expected}`,
@@ -243,6 +251,30 @@ function splitPlain(
   }
   // What follows the hash (finished_at) is not needed; 7 + lead stands for "that or more".
   record.cells = more ? last + 1 : cells;
+}
+
+/**
+ * One data line of an update results file as a record (a new object), quoted cells
+ * and all; undefined when it is not a well-formed line (unbalanced quotes, no row
+ * number, fewer than 7 cells). For readers that take most lines another way.
+ */
+export function parseResultsLine(text: string, line: number): ResultsRecord | undefined {
+  const record: ResultsRecord = {
+    line,
+    row: Number.NaN,
+    id: '',
+    key: '',
+    status: '',
+    httpStatus: '',
+    error: '',
+    sha256: '',
+    cells: 0,
+  };
+  if (text.includes('"')) {
+    if (!splitQuoted(text, record, 1)) return undefined;
+  } else splitPlain(text, 0, text.length, record, 1);
+  if (record.cells < 7 || !Number.isSafeInteger(record.row) || record.row < 1) return undefined;
+  return record;
 }
 
 /** A line with a quoted cell: csv-parse it. Returns false when it cannot be parsed. */

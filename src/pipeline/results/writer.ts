@@ -274,6 +274,23 @@ export class ResultsWriter {
   }
 }
 
+let lastMs = Number.NaN;
+let lastIso = '';
+
+/**
+ * `date.toISOString()`, remembered for the last millisecond asked: the rows of a run
+ * finish many to a millisecond (1M `unchanged` rows in ~8 s), and the conversion was
+ * a third of a plain line's formatting.
+ */
+function isoTime(date: Date): string {
+  const ms = date.getTime();
+  if (ms !== lastMs) {
+    lastIso = date.toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
+}
+
 /**
  * Format one results line. csv-stringify does the quoting, and `escape_formulas`
  * prefixes a `'` to cells a spreadsheet would run as a formula (=, +, -, @, tab, CR).
@@ -293,7 +310,7 @@ export function formatResultLine(
     (layout === 'update' || key === '' || PLAIN_CELL.test(key))
   ) {
     const lead = layout === 'import' ? `${line.row},${key}` : `${line.row}`;
-    return `${lead},${line.id},${line.status},${line.httpStatus ?? ''},${line.attempts},,${line.sha256},${line.finishedAt.toISOString()}\n`;
+    return `${lead},${line.id},${line.status},${line.httpStatus ?? ''},${line.attempts},,${line.sha256},${isoTime(line.finishedAt)}\n`;
   }
   const lead = layout === 'import' ? [line.row, escapeControl(key)] : [line.row];
   return stringify(

@@ -30,9 +30,10 @@ import { parse } from 'csv-parse/sync';
 import { acquireLock, type Lock, LockedError, lockPathOf, readHolder } from '../../lock-file.js';
 import { describeFsError } from '../results/writer.js';
 import {
+  CheckIndex,
   type ConfirmedEntry,
   hashId64,
-  isSha256Hex,
+  hexWord,
   JOURNAL_RECORD_BYTES,
   journalRecord,
   LITTLE_ENDIAN,
@@ -48,6 +49,7 @@ import { countLinesBefore, type FoldCounts, foldResultsFile } from './fold.js';
 import { KEY_TABLE_FILE } from './key-table.js';
 import { type Manifest, type RunRecord, withRun } from './manifest.js';
 import {
+  FileSpill,
   type IndexedState,
   loadState,
   MANIFEST_FILE,
@@ -212,8 +214,53 @@ const EMPTY_INDEX: IndexedState = {
   manifest: undefined,
   count: 0,
   directory: new Uint32Array(65_537),
+  checks: new Uint32Array(0),
   fd: undefined,
 };
+
+/** Bytes of the journal read at a time by a commit (a whole number of records). */
+const JOURNAL_CHUNK_BYTES = 128 * 1024 * JOURNAL_RECORD_BYTES;
+
+/**
+ * Each complete journal record of `dir`, in the order written, as an id hash (a torn
+ * last record, from a kill mid-write, is left out: that send never started). Read in
+ * 1 MB chunks. Returns how many there were.
+ */
+function forEachJournalRecord(dir: string, each: (hi: number, lo: number) => void): number {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, SENDING_LOG), 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  try {
+    const chunk = Buffer.allocUnsafe(JOURNAL_CHUNK_BYTES);
+    const records = Math.floor(fstatSync(fd).size / JOURNAL_RECORD_BYTES);
+    let position = 0;
+    let done = 0;
+    while (done < records) {
+      const want = Math.min(records - done, JOURNAL_CHUNK_BYTES / JOURNAL_RECORD_BYTES);
+      let got = 0;
+      while (got < want * JOURNAL_RECORD_BYTES) {
+        const n = readSync(fd, chunk, got, want * JOURNAL_RECORD_BYTES - got, position + got);
+        if (n === 0) return done;
+        got += n;
+      }
+      for (let k = 0; k < want; k++) {
+        each(
+          chunk.readUInt32LE(k * JOURNAL_RECORD_BYTES + 4),
+          chunk.readUInt32LE(k * JOURNAL_RECORD_BYTES),
+        );
+      }
+      position += got;
+      done += want;
+    }
+    return done;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** The journal's id hashes, sorted (a torn last record, from a kill mid-write, is skipped). */
 function loadJournal(dir: string): SortedIdHashes {
@@ -254,6 +301,8 @@ export class JobState {
   /** The entries file, open for lookups (read at the commit); undefined when empty. */
   #entriesFd: number | undefined;
   #sorted: PagedEntries;
+  /** The per-row lookup, in memory (see CheckIndex). */
+  #index: CheckIndex;
   #lock: Lock | undefined;
   /** Opened without a lock (a dry run): lookups only. */
   readonly #readOnly: boolean;
@@ -291,6 +340,7 @@ export class JobState {
       if (fd === undefined) throw new Error('no entries file');
       readFully(dir, file, fd, into, bytes, position);
     });
+    this.#index = new CheckIndex(loaded.directory, loaded.checks);
     this.#lock = lock;
     this.#mustSend = new Uint8Array(loaded.count);
     this.#journalledAtOpen = journal.length / 2;
@@ -336,14 +386,13 @@ export class JobState {
    */
   isUnchanged(id: string, payloadSha256Hex: string): boolean {
     this.#usable();
-    if (!isSha256Hex(payloadSha256Hex)) return false;
+    if (payloadSha256Hex.length !== 64) return false;
+    const p0 = hexWord(payloadSha256Hex, 0);
+    const p1 = hexWord(payloadSha256Hex, 8);
+    if (p0 === -1 || p1 === -1) return false;
     const h = hashId64(id);
-    const index = this.#sorted.find(h.hi, h.lo);
-    return (
-      index !== -1 &&
-      this.#mustSend[index] === 0 &&
-      this.#sorted.hasPayload(index, payloadSha256Hex)
-    );
+    const index = this.#index.find(h.hi, h.lo, p0, p1);
+    return index !== -1 && this.#mustSend[index] === 0;
   }
 
   /**
@@ -412,16 +461,42 @@ export class JobState {
     const resultsPath = this.#resultsPath;
     if (resultsPath === undefined) throw new Error('commit before startRun');
     const foldStart = performance.now();
-    const log = new OutcomeLog(run.updated + run.failed);
-    const journal = loadJournal(this.dir);
+    // The run's lookups are over: their memory (9 bytes per id) is not needed next to
+    // the fold's.
+    this.#index = new CheckIndex(EMPTY_INDEX.directory, EMPTY_INDEX.checks);
+    this.#mustSend = new Uint8Array(0);
+    const spill = new FileSpill(this.dir);
+    try {
+      return await this.#foldAndSave(run, resultsPath, spill, foldStart, hooks);
+    } finally {
+      spill.close();
+    }
+  }
+
+  async #foldAndSave(
+    run: RunInfo,
+    resultsPath: string,
+    spill: FileSpill,
+    foldStart: number,
+    hooks: SaveHooks,
+  ): Promise<CommitResult> {
+    const log = new OutcomeLog(spill);
     let counts: FoldCounts;
+    let journalled = 0;
     try {
       const afterLine = await countLinesBefore(resultsPath, this.#resultsOffset);
-      ({ counts } = await foldResultsFile(resultsPath, log, { splitAfterLine: afterLine }));
+      ({ counts } = await foldResultsFile(resultsPath, log, {
+        splitAfterLine: afterLine,
+        // Every journalled id is forgotten after the earlier attempts' lines and before
+        // this run's: only this run's lines confirm it again.
+        atSplit: (into) => {
+          journalled = forEachJournalRecord(this.dir, (hi, lo) => into.forgetHash(hi, lo));
+        },
+      }));
     } catch (err) {
       // At the end of a run requests have gone out: exit 3, not the input errors' 2.
       throw new StateWriteError(
-        `cannot record the run in state ${this.dir}: reading ${resultsPath}: ${(err as Error).message}; the previous state is kept, and the next run sends again what this one could not record`,
+        `cannot record the run in state ${this.dir}: folding ${resultsPath}: ${(err as Error).message}; the previous state is kept, and the next run sends again what this one could not record`,
         this.dir,
         { cause: err },
       );
@@ -460,7 +535,6 @@ export class JobState {
             }),
       },
       hooks,
-      journal,
     );
     const saveMs = performance.now() - saveStart;
     this.#closeJournal();
@@ -469,8 +543,8 @@ export class JobState {
     } catch {
       // A journal left behind only makes the next run send those ids again.
     }
-    // The in-memory entries are now stale (and 28 MB at 1M ids): a run commits once,
-    // at its end; reopen the state to look up again.
+    // The lookups are now stale: a run commits once, at its end; reopen the state to
+    // look up again.
     this.#committed = true;
     this.#manifest = manifest;
     this.#closeEntries();
@@ -480,7 +554,7 @@ export class JobState {
       manifest,
       count: manifest.entries.count,
       fold: counts,
-      journalled: journal.length / 2,
+      journalled,
       foldMs,
       saveMs,
     };

@@ -36,7 +36,7 @@ import {
   isSorted,
   type OutcomeLog,
   type ReadAt,
-  type SortedIdHashes,
+  type RunSpill,
 } from './entries.js';
 import { StateError, StateWriteError } from './errors.js';
 import {
@@ -85,8 +85,10 @@ export function loadState(dir: string): LoadedState {
 export interface IndexedState {
   manifest: Manifest | undefined;
   count: number;
-  /** The bucket directory of the entries (PagedEntries). */
+  /** The bucket directory of the entries (PagedEntries, CheckIndex). */
   directory: Uint32Array;
+  /** Per entry its check, for lookups in memory (CheckIndex). */
+  checks: Uint32Array;
   /** The entries file, open for reading; undefined for an empty state. Close it when done. */
   fd: number | undefined;
 }
@@ -102,7 +104,13 @@ export function openIndexedState(dir: string): IndexedState {
   const names = listStateDir(dir);
   const emptyDirectory = new DirectoryBuilder().finish();
   if (!names.includes(MANIFEST_FILE)) {
-    return { manifest: undefined, count: 0, directory: emptyDirectory, fd: undefined };
+    return {
+      manifest: undefined,
+      count: 0,
+      directory: emptyDirectory,
+      checks: new Uint32Array(0),
+      fd: undefined,
+    };
   }
   const manifest = readManifest(dir);
   const { file, bytes, sha256 } = manifest.entries;
@@ -113,7 +121,7 @@ export function openIndexedState(dir: string): IndexedState {
       throw corrupt(dir, `entries file ${file} has ${size} bytes, the manifest says ${bytes}`);
     }
     const hash = createHash('sha256');
-    const builder = new DirectoryBuilder();
+    const builder = new DirectoryBuilder(manifest.entries.count);
     const chunk = Buffer.allocUnsafe(Math.min(CHECK_CHUNK_BYTES, Math.max(bytes, ENTRY_BYTES)));
     let off = 0;
     while (off < bytes) {
@@ -128,7 +136,13 @@ export function openIndexedState(dir: string): IndexedState {
       throw corrupt(dir, `entries file ${file} does not match the manifest's sha256`);
     }
     if (!builder.sorted) throw corrupt(dir, `entries file ${file} is not in order`);
-    return { manifest, count: manifest.entries.count, directory: builder.finish(), fd };
+    return {
+      manifest,
+      count: manifest.entries.count,
+      directory: builder.finish(),
+      checks: builder.checks,
+      fd,
+    };
   } catch (err) {
     closeSync(fd);
     throw err;
@@ -288,9 +302,9 @@ export interface SaveHooks {
 export type ManifestFields = Omit<Manifest, 'entries' | 'manifestSha256' | 'format' | 'version'>;
 
 /**
- * Save `old` merged with `log` (and `journal`: see OutcomeLog#mergeInto) into `dir`,
- * atomically (see the file comment). Entries confirmed by `log` get `confirmedAtS`. On failure the old state is left as it was and
- * a {@link StateWriteError} is thrown. Returns the new manifest.
+ * Save `old` merged with `log` into `dir`, atomically (see the file comment). Entries
+ * confirmed by `log` get `confirmedAtS`. On failure the old state is left as it was
+ * and a {@link StateWriteError} is thrown. Returns the new manifest.
  */
 export function saveState(
   dir: string,
@@ -299,7 +313,6 @@ export function saveState(
   confirmedAtS: number,
   fields: ManifestFields,
   hooks: SaveHooks = {},
-  journal?: SortedIdHashes,
 ): Manifest {
   const entriesTmp = join(dir, 'entries.tmp');
   const manifestTmp = join(dir, `${MANIFEST_FILE}.tmp`);
@@ -309,17 +322,11 @@ export function saveState(
     let count = 0;
     const fd = openSync(entriesTmp, 'w', 0o644);
     try {
-      count = log.mergeInto(
-        old.entries,
-        old.count,
-        confirmedAtS,
-        (chunk) => {
-          hash.update(chunk);
-          let off = 0;
-          while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-        },
-        journal === undefined ? {} : { journal },
-      );
+      count = log.mergeInto(old.entries, old.count, confirmedAtS, (chunk) => {
+        hash.update(chunk);
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      });
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -390,6 +397,41 @@ function removeStale(dir: string, keep: string): void {
         rmSync(join(dir, name), { force: true });
       } catch {
         // harmless leftover
+      }
+    }
+  }
+}
+
+/**
+ * The sorted runs of a commit's outcomes, as temp files in the state directory
+ * (`outcomes-<n>.tmp`: a save removes leftovers of a killed one). Close it when done:
+ * that closes and removes them.
+ */
+export class FileSpill implements RunSpill {
+  readonly #dir: string;
+  readonly #files: { path: string; fd: number }[] = [];
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  put(run: Buffer): ReadAt {
+    const name = `outcomes-${this.#files.length}.tmp`;
+    const path = join(this.#dir, name);
+    const fd = openSync(path, 'w+', 0o600);
+    this.#files.push({ path, fd });
+    let off = 0;
+    while (off < run.length) off += writeSync(fd, run, off, run.length - off, off);
+    return (into, bytes, position) => readFully(this.#dir, name, fd, into, bytes, position);
+  }
+
+  close(): void {
+    for (const { path, fd } of this.#files.splice(0)) {
+      try {
+        closeSync(fd);
+        rmSync(path, { force: true });
+      } catch {
+        // a leftover temp file is removed by the next save
       }
     }
   }

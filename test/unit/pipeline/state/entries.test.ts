@@ -1,19 +1,28 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  CheckIndex,
   DirectoryBuilder,
   ENTRY_BYTES,
   entryAt,
   entryHasPayload,
   findEntry,
   hashId64,
+  hexWord,
   isSorted,
-  JOURNAL_RECORD_BYTES,
   journalRecord,
+  MEMORY_SPILL,
   mergeToBuffer,
   OutcomeLog,
   PagedEntries,
   readJournal,
+  SortedEntries,
+  sortByHash,
 } from '../../../../src/pipeline/state/entries.js';
+import { FileSpill } from '../../../../src/pipeline/state/store.js';
 
 const sha = (c: string) => c.repeat(64);
 const empty = Buffer.alloc(0);
@@ -82,27 +91,31 @@ describe('state entries', () => {
     expect(lookup(merged.entries, merged.count, 'v')?.payloadHash).toBe('d'.repeat(32));
   });
 
-  it('drops a journalled id unless an outcome after the split confirms it again', () => {
+  it('drops a journalled id unless an outcome after its forget confirms it again', () => {
     const first = new OutcomeLog();
     for (const id of ['kept', 'sentNoOutcome', 'earlierOnly', 'resent'])
       first.confirm(id, sha('a'));
     const old = mergeToBuffer(empty, 0, first, 100);
 
-    const run = new OutcomeLog();
+    // Batches of 2: the outcomes span several sorted runs.
+    const run = new OutcomeLog(MEMORY_SPILL, 2);
     run.confirm('earlierOnly', sha('b')); // an earlier attempt of a resume
     run.confirm('resent', sha('b'));
-    run.markSplit();
+    // The split: every journalled id is forgotten here.
+    for (const id of [
+      'sentNoOutcome',
+      'earlierOnly',
+      'resent',
+      'resent',
+      'fresh',
+      'neverInState',
+    ]) {
+      const h = hashId64(id);
+      run.forgetHash(h.hi, h.lo);
+    }
     run.confirm('resent', sha('c')); // this run: confirmed again after its send
     run.confirm('fresh', sha('c'));
-    const journal = readJournal(
-      Buffer.concat(
-        ['sentNoOutcome', 'earlierOnly', 'resent', 'resent', 'fresh', 'neverInState'].map((id) => {
-          const h = hashId64(id);
-          return journalRecord(h.hi, h.lo, Buffer.alloc(JOURNAL_RECORD_BYTES));
-        }),
-      ),
-    );
-    const merged = mergeToBuffer(old.entries, old.count, run, 200, journal);
+    const merged = mergeToBuffer(old.entries, old.count, run, 200);
     const has = (id: string) => lookup(merged.entries, merged.count, id)?.payloadHash;
     expect(has('kept')).toBe('a'.repeat(32));
     expect(has('sentNoOutcome')).toBeUndefined();
@@ -139,19 +152,12 @@ describe('state entries', () => {
     const first = new OutcomeLog();
     for (let i = 0; i < 3_000; i++) first.confirm(`k${i}`, sha('a'));
     const old = mergeToBuffer(empty, 0, first, 5);
-    const run = new OutcomeLog();
+    const run = new OutcomeLog(MEMORY_SPILL, 100);
     for (let i = 0; i < 3_000; i += 7) run.confirm(`k${i}`, sha('b'));
     for (let i = 1; i < 3_000; i += 11) run.forget(`k${i}`);
+    for (const i of [2, 13, 3_001]) run.forget(`k${i}`);
     for (let i = 3_000; i < 3_200; i++) run.confirm(`k${i}`, sha('c'));
-    const journal = readJournal(
-      Buffer.concat(
-        [2, 13, 3_001].map((i) => {
-          const h = hashId64(`k${i}`);
-          return Buffer.from(journalRecord(h.hi, h.lo, Buffer.alloc(JOURNAL_RECORD_BYTES)));
-        }),
-      ),
-    );
-    const inMemory = mergeToBuffer(old.entries, old.count, run, 9, journal);
+    const inMemory = mergeToBuffer(old.entries, old.count, run, 9);
     let reads = 0;
     const parts: Buffer[] = [];
     const count = run.mergeInto(
@@ -162,7 +168,7 @@ describe('state entries', () => {
       old.count,
       9,
       (chunk) => parts.push(Buffer.from(chunk)),
-      { journal, chunkEntries: 64 },
+      { chunkEntries: 64 },
     );
     expect(count).toBe(inMemory.count);
     expect(Buffer.concat(parts).equals(inMemory.entries)).toBe(true);
@@ -228,5 +234,125 @@ describe('state entries', () => {
     reversed.add(entries.subarray(ENTRY_BYTES, 2 * ENTRY_BYTES));
     reversed.add(entries.subarray(0, ENTRY_BYTES));
     expect(reversed.sorted).toBe(false);
+  });
+
+  it('finds a row unchanged in memory exactly when the entry of its id holds its payload', () => {
+    const payloadOf = (i: number) =>
+      createHash('sha256')
+        .update(`p${i % 50}`)
+        .digest('hex');
+    const log = new OutcomeLog();
+    for (let i = 0; i < 5_000; i++) log.confirm(`c${i}`, payloadOf(i));
+    const { entries, count } = mergeToBuffer(empty, 0, log, 1);
+    const builder = new DirectoryBuilder(count);
+    for (let at = 0; at < entries.length; at += 13 * ENTRY_BYTES) {
+      builder.add(entries.subarray(at, Math.min(entries.length, at + 13 * ENTRY_BYTES)));
+    }
+    const index = new CheckIndex(builder.finish(), builder.checks);
+    const exact = new SortedEntries(entries, count);
+    expect(builder.sorted).toBe(true);
+    expect(index.count).toBe(5_000);
+    const unchanged = (id: string, sha256: string) => {
+      const h = hashId64(id);
+      return index.find(h.hi, h.lo, hexWord(sha256, 0), hexWord(sha256, 8));
+    };
+    let found = 0;
+    for (let i = 0; i < 5_000; i++) {
+      const at = unchanged(`c${i}`, payloadOf(i));
+      const h = { ...hashId64(`c${i}`) };
+      expect(at).toBe(exact.find(h.hi, h.lo));
+      if (at !== -1) found++;
+      // Another id's payload (the same for every 50th id) is not this id's.
+      expect(unchanged(`c${i}`, payloadOf(i + 1))).toBe(-1);
+    }
+    expect(found).toBe(5_000);
+    // The same payload under an id the state does not hold, and in upper case.
+    expect(unchanged('c5000', payloadOf(0))).toBe(-1);
+    expect(unchanged('c7', payloadOf(7).toUpperCase())).not.toBe(-1);
+    // More entries than announced: not a state to trust.
+    const short = new DirectoryBuilder(2);
+    short.add(entries.subarray(0, 3 * ENTRY_BYTES));
+    expect(short.sorted).toBe(false);
+  });
+
+  it('reads a hex word, refusing what is not hex', () => {
+    expect(hexWord('ffffffff', 0)).toBe(0xffffffff);
+    expect(hexWord('00000001ABCDEF09', 8)).toBe(0xabcdef09);
+    expect(hexWord('0000000g', 0)).toBe(-1);
+    expect(hexWord('0000 000', 0)).toBe(-1);
+    expect(hexWord('123', 0)).toBe(-1);
+  });
+
+  it('gives the same entries whether the outcomes fit one sorted run or need hundreds', () => {
+    const fill = (log: OutcomeLog) => {
+      for (let i = 0; i < 2_000; i++) {
+        const id = `r${(i * 7919) % 700}`; // every id several times, out of order
+        if (i % 9 === 0) log.forget(id);
+        else log.confirm(id, createHash('sha256').update(String(i)).digest('hex'));
+      }
+    };
+    const first = new OutcomeLog();
+    for (let i = 0; i < 900; i += 2) first.confirm(`r${i}`, sha('a'));
+    const old = mergeToBuffer(empty, 0, first, 1);
+    const one = new OutcomeLog();
+    fill(one);
+    const many = new OutcomeLog(MEMORY_SPILL, 3);
+    fill(many);
+    const a = mergeToBuffer(old.entries, old.count, one, 2);
+    const b = mergeToBuffer(old.entries, old.count, many, 2);
+    expect(b.count).toBe(a.count);
+    expect(b.entries.equals(a.entries)).toBe(true);
+    expect(isSorted(b.entries, b.count)).toBe(true);
+  });
+
+  it('spills sorted runs to temp files and removes them when closed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spill-'));
+    try {
+      const spill = new FileSpill(dir);
+      const log = new OutcomeLog(spill, 100);
+      for (let i = 0; i < 1_000; i++) log.confirm(`s${i}`, sha('b'));
+      const inFiles = mergeToBuffer(empty, 0, log, 3);
+      // Ten runs of 100: nine in files, the last one kept in memory for the merge.
+      expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toHaveLength(9);
+      spill.close();
+      expect(readdirSync(dir)).toEqual([]);
+      const inMemory = new OutcomeLog();
+      for (let i = 0; i < 1_000; i++) inMemory.confirm(`s${i}`, sha('b'));
+      expect(inFiles.entries.equals(mergeToBuffer(empty, 0, inMemory, 3).entries)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sorts outcomes by id hash, equal hashes in file order, crowded buckets included', () => {
+    const n = 20_000;
+    const hi = new Uint32Array(n);
+    const lo = new Uint32Array(n);
+    let seed = 7;
+    const rand = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed;
+    };
+    for (let i = 0; i < n; i++) {
+      if (i % 5 === 0 && i > 0) {
+        // a repeat of an earlier id
+        const j = rand() % i;
+        hi[i] = hi[j] as number;
+        lo[i] = lo[j] as number;
+      } else if (i % 7 === 0) {
+        // a crowded bucket: the same top 16 bits
+        hi[i] = (0xabcd0000 | (rand() & 0xffff)) >>> 0;
+        lo[i] = rand();
+      } else {
+        hi[i] = rand();
+        lo[i] = rand();
+      }
+    }
+    const expected = Array.from({ length: n }, (_, i) => i).sort(
+      (a, b) =>
+        (hi[a] as number) - (hi[b] as number) || (lo[a] as number) - (lo[b] as number) || a - b,
+    );
+    expect(Array.from(sortByHash(hi, lo, n))).toEqual(expected);
+    expect(Array.from(sortByHash(hi, lo, 3))).toEqual(expected.filter((i) => i < 3));
   });
 });
