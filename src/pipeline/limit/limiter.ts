@@ -499,7 +499,7 @@ export class AdaptiveLimiter {
     }
     this.pacerJobsPending++;
     this.pacer
-      ?.schedule(async () => undefined)
+      ?.schedule(this.shared?.pacerJobOptions ?? {}, async () => undefined)
       .then(
         () => {
           this.pacerJobsPending--;
