@@ -3,8 +3,13 @@
 // processes run test/fixtures/shared-budget/child.mjs over the built dist/.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openSharedBudget, type SharedBudget } from '../../src/pipeline/limit/shared-budget.js';
+import {
+  openSharedBudget,
+  type SharedBudget,
+  sharedBudgetId,
+} from '../../src/pipeline/limit/shared-budget.js';
 import { ROOT } from '../helpers.js';
 import { hasRedisServer, type RedisServer, startRedisServer } from '../redis-server.js';
 
@@ -114,6 +119,43 @@ describe.skipIf(!hasRedisServer())('a budget shared by separate processes', () =
     const rate = ratePerSecond(all, killAtMs + 100, toMs);
     expect(rate).toBeGreaterThan(90);
     expect(rate).toBeLessThan(110);
+  });
+
+  it('releases the pacer jobs of a process killed with kill -9, and drops it from the budget', async () => {
+    // Bottleneck's bookkeeping for the budget the children share.
+    const keys = `b_${sharedBudgetId('http://127.0.0.1:9', 'test-key-shared')}`;
+    const admin = new Redis(server.url);
+    let budget: SharedBudget | undefined;
+    try {
+      const startAtMs = Date.now() + START_DELAY_MS;
+      const victim = child('pace', server.url, '50', String(startAtMs), '60000', '500');
+      await expect
+        .poll(async () => Number(await admin.hget(`${keys}_settings`, 'running')), {
+          timeout: 10_000,
+        })
+        .toBeGreaterThan(0);
+      const [victimId] = await admin.zrange(`${keys}_client_last_seen`, 0, -1);
+      expect(victimId).toBeDefined();
+      victim.process.kill('SIGKILL');
+      // A live process on the budget: its heartbeats run Bottleneck's clean-up.
+      budget = await openSharedBudget({
+        redisUrl: server.url,
+        baseUrl: 'http://127.0.0.1:9',
+        apiKey: 'test-key-shared',
+      });
+      // Its registered pacer jobs expire, then it is dropped after the client timeout.
+      await expect
+        .poll(() => admin.zscore(`${keys}_client_running`, victimId ?? ''), {
+          timeout: 15_000,
+          interval: 250,
+        })
+        .toBeNull();
+      expect(await admin.zscore(`${keys}_client_last_seen`, victimId ?? '')).toBeNull();
+      expect(Number(await admin.hget(`${keys}_settings`, 'running'))).toBe(0);
+    } finally {
+      await budget?.close();
+      await admin.quit();
+    }
   });
 
   it('frees the in-flight slots of a process killed with kill -9 within a few seconds', async () => {

@@ -11,6 +11,17 @@ import { RateSearch } from './rate-search.js';
 // Types only: a run without --redis does not load ioredis (about 60 ms of start-up).
 import type { BudgetAnnouncement, SharedBudget } from './shared-budget.js';
 
+/**
+ * A fixed `--rate` on a shared budget: a 429 with `Retry-After` holds every process
+ * for it and lowers nothing, unless it answers a request sent within this long after
+ * the previous such hold ended. The processes together send exactly `--rate`, so an
+ * isolated 429 says a burst arrived late and bunched up (a stalled event loop, here or
+ * at the server), not that the rate is too high; halving the shared rate for it cost
+ * every process seconds of recovery (bench/shared-budget.mjs at load 8-9: 199/s of
+ * 300). Throttled again this soon after resuming, the rate itself is above the key's
+ * limit, and it is lowered as on a private budget.
+ */
+export const SHARED_RETHROTTLE_WINDOW_MS = 3_000;
 /** Lowest rate the adaptive limiter falls to, requests per second. */
 export const MIN_RATE_PER_SECOND = 0.5;
 /** On a 429 the rate is multiplied by this (multiplicative decrease). */
@@ -125,7 +136,8 @@ export class LimiterStoppedError extends Error {
  * - On top, congestion control in the style of TCP's AIMD: halve the rate on a 429,
  *   add back a little with every success, never above `--rate`; a run-wide pause when
  *   the server says when to come back (`Retry-After`); and, in an outage, one probe
- *   request per pause (`probeAfter`).
+ *   request per pause (`probeAfter`). A fixed rate on a shared budget keeps to the
+ *   pause alone unless the 429s come back (see {@link SHARED_RETHROTTLE_WINDOW_MS}).
  */
 export class AdaptiveLimiter {
   private readonly inFlight: LimitFunction;
@@ -150,6 +162,8 @@ export class AdaptiveLimiter {
   /** When the rate last rose above `throttledAtRate` (probing started). */
   private probingSinceMs: number | undefined;
   private pausedUntilMs = 0;
+  /** When the last hold for a 429's `Retry-After` (this process's or announced) ends. */
+  private throttleHoldEndMs = Number.NEGATIVE_INFINITY;
   /** Outage probing: after the pause, one request goes out and the rest wait for `endProbe()`. */
   private probing = false;
   private probeSent = false;
@@ -290,13 +304,22 @@ export class AdaptiveLimiter {
    * before the last decrease says nothing about the new rate (TCP's "once per window"),
    * and 429s within {@link DECREASE_COOLDOWN_MS} of each other are one event.
    *
+   * A fixed rate on a shared budget is not lowered by a 429 with `Retry-After` unless
+   * the run was throttled again right after the previous hold (see
+   * {@link SHARED_RETHROTTLE_WINDOW_MS}); the hold alone answers it.
+   *
    * @param retryAfterMs the server's hint, if any
    * @param sentAtMs when the throttled request was sent (same clock as `now`)
    */
   throttled(retryAfterMs: number | undefined, sentAtMs?: number): void {
     const now = this.now();
-    if (retryAfterMs !== undefined && retryAfterMs > 0) {
-      this.pauseUntil(now + retryAfterMs);
+    const held = retryAfterMs !== undefined && retryAfterMs > 0;
+    const soonAfterHold =
+      sentAtMs !== undefined &&
+      sentAtMs >= this.throttleHoldEndMs &&
+      sentAtMs - this.throttleHoldEndMs < SHARED_RETHROTTLE_WINDOW_MS;
+    if (held) {
+      this.holdForThrottle(now + retryAfterMs);
       this.shared?.announce({ kind: 'pause', forMs: retryAfterMs });
     }
     if (this.search !== undefined) {
@@ -308,6 +331,7 @@ export class AdaptiveLimiter {
       }
       return;
     }
+    if (this.shared !== undefined && held && !soonAfterHold) return;
     if (sentAtMs !== undefined && sentAtMs < this.lastDecreaseAtMs) return;
     if (now - this.lastDecreaseAtMs < DECREASE_COOLDOWN_MS) return;
     this.lastDecreaseAtMs = now;
@@ -356,6 +380,12 @@ export class AdaptiveLimiter {
     }
     const next = this.rate + Math.max(0.1, stepPerSecond) / Math.max(this.rate, 1);
     this.setRate(Math.min(this.maxRatePerSecond, next), 'recovered');
+  }
+
+  /** A 429's `Retry-After`: hold every request, and remember when the hold ends. */
+  private holdForThrottle(untilMs: number): void {
+    this.throttleHoldEndMs = Math.max(this.throttleHoldEndMs, untilMs);
+    this.pauseUntil(untilMs);
   }
 
   /** Hold every request until `untilMs` (epoch ms); extends, never shortens, a pause. */
@@ -469,7 +499,7 @@ export class AdaptiveLimiter {
     }
     this.pacerJobsPending++;
     this.pacer
-      ?.schedule(async () => undefined)
+      ?.schedule(this.shared?.pacerJobOptions ?? {}, async () => undefined)
       .then(
         () => {
           this.pacerJobsPending--;
@@ -516,7 +546,7 @@ export class AdaptiveLimiter {
   private adopt(message: BudgetAnnouncement): void {
     if (this.stopped) return;
     if (message.kind === 'pause') {
-      this.pauseUntil(this.now() + message.forMs);
+      this.holdForThrottle(this.now() + message.forMs);
       return;
     }
     const rate = Math.min(

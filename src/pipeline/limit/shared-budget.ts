@@ -42,6 +42,17 @@ export const CLIENT_TIMEOUT_MS = 4_000;
 export const SLOT_HOLD_MS = 4_000;
 export const SLOT_EXPIRATION_MS = 5_000;
 /**
+ * Redis releases a pacer job's weight this long after it was registered, if the
+ * process that registered it never freed it (kill -9). The pace itself does not
+ * depend on it: the pacer has no concurrency cap or reservoir, so a killed process's
+ * share of the rate is the others' at once. But Bottleneck drops a silent client only
+ * once nothing of it runs: without an expiration every kill left its few pacer jobs
+ * counted as running, and the client in the budget's lists, for good. A job waiting
+ * longer than this in the queue (several processes at a very low --rate) loses
+ * nothing: its weight is unused, and the process still runs and frees it.
+ */
+export const PACER_JOB_EXPIRATION_MS = 5_000;
+/**
  * How long the last announced rate is kept for processes that join later.
  *
  * Bottleneck's own keys get no expiry (its `timeout` option): with it, every Lua call
@@ -131,6 +142,8 @@ export interface SharedBudgetOptions {
   slotHoldMs?: number;
   /** @default SLOT_EXPIRATION_MS */
   slotExpirationMs?: number;
+  /** @default PACER_JOB_EXPIRATION_MS */
+  pacerJobExpirationMs?: number;
 }
 
 /** What `AdaptiveLimiter` runs on when the budget is shared. */
@@ -139,6 +152,8 @@ export interface SharedBudget {
   readonly id: string;
   /** The clustered pacer: use its `minTime` (via `updateSettings`) for the shared rate. */
   readonly pacer: Bottleneck;
+  /** Options for every job on `pacer` (the expiration that frees a killed process's jobs). */
+  readonly pacerJobOptions: Readonly<{ expiration: number }>;
   /** Run `fn` under the global in-flight cap; at once when there is none. */
   runInFlight<T>(fn: () => Promise<T>): Promise<T>;
   /** Tell every other process sharing the budget (not this one). */
@@ -343,9 +358,14 @@ export async function openSharedBudget(options: SharedBudgetOptions): Promise<Sh
   });
   const rateKey = `${id}:rate`;
 
+  const pacerJobOptions = {
+    expiration: options.pacerJobExpirationMs ?? PACER_JOB_EXPIRATION_MS,
+  };
+
   return {
     id,
     pacer,
+    pacerJobOptions,
     get connection() {
       return state;
     },

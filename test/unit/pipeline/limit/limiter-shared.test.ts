@@ -70,16 +70,37 @@ describe.skipIf(!hasRedisServer())('AdaptiveLimiter on a shared budget', () => {
     expect(Math.min(sentA, sentB)).toBeGreaterThan(100);
   });
 
-  it('slows every limiter on a 429 seen by one, and holds them all for its Retry-After', async () => {
+  it('holds every limiter for the Retry-After of a 429 seen by one, and keeps the shared --rate', async () => {
     const a = await limiter(200);
     const b = await limiter(200);
     a.throttled(1_500, Date.now());
-    expect(a.ratePerSecond).toBe(100);
-    await expect.poll(() => b.ratePerSecond).toBe(100);
     await expect.poll(() => b.pausedUntil - Date.now()).toBeGreaterThan(1_000);
     const started = Date.now();
     await b.schedule(async () => undefined);
     expect(Date.now() - started).toBeGreaterThan(1_000);
+    // The two together send 200/s: the 429 was a late bunch, not too high a rate.
+    expect(a.ratePerSecond).toBe(200);
+    expect(b.ratePerSecond).toBe(200);
+  });
+
+  it('lowers the shared --rate when a 429 comes right after the hold of the last one', async () => {
+    const a = await limiter(200);
+    const b = await limiter(200);
+    a.throttled(200, Date.now());
+    await expect.poll(() => b.pausedUntil).toBeGreaterThan(0);
+    // A request b sent once the hold was over is throttled too: the rate is too high.
+    await b.schedule(async () => undefined);
+    b.throttled(200, Date.now());
+    expect(b.ratePerSecond).toBe(100);
+    await expect.poll(() => a.ratePerSecond).toBe(100);
+  });
+
+  it('slows every limiter on a 429 without Retry-After seen by one', async () => {
+    const a = await limiter(200);
+    const b = await limiter(200);
+    a.throttled(undefined, Date.now());
+    expect(a.ratePerSecond).toBe(100);
+    await expect.poll(() => b.ratePerSecond).toBe(100);
   });
 
   it('does not slow a limiter of another key', async () => {
