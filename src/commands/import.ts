@@ -122,7 +122,8 @@ export async function importCommand(config: ImportConfig, io: CommandIo): Promis
         ...progress,
         dryRun: config.json
           ? undefined
-          : (info) => stdout.write(`row ${info.row}: POST ${info.path} ${safeText(info.body)}\n`),
+          : (info) =>
+              stdout.write(`row ${info.row}: ${info.method} ${info.path} ${safeText(info.body)}\n`),
       },
     });
   } catch (err) {

@@ -96,7 +96,8 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
   const payloads =
     config.json && config.dryRun && config.log !== 'json' ? payloadCollector() : undefined;
   const onDryRun: NonNullable<RunEvents['dryRun']> = !config.json
-    ? (info) => stdout.write(`row ${info.row}: PUT ${info.path} ${safeText(info.body)}\n`)
+    ? (info) =>
+        stdout.write(`row ${info.row}: ${info.method} ${info.path} ${safeText(info.body)}\n`)
     : payloads !== undefined
       ? (info) => payloads.add(info)
       : (info) => io.stderr.write(redact(payloadLogLine(info)));

@@ -2,6 +2,7 @@
  * sync through the real CLI: the job state's key table makes a second run of the same
  * file send nothing, and a run after a few changes and new rows send exactly those.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliTestBed, lastLinePerRow, readResults, runCli, writeRows } from '../helpers.js';
@@ -74,6 +75,35 @@ describe('sync through the CLI', () => {
           ? [`CRM-${n}`, `Renamed ${n}`, phoneOf(n), `p${n}@example.com`]
           : base(n),
     );
+    // A dry run reads the key table: it previews the 10 PUTs and the 10 creates, and
+    // touches neither the table nor its lock.
+    const table = readFileSync(join(state, 'keys.csv'));
+    bed.server.reset();
+    const preview = await runCli(
+      [
+        'sync',
+        grown,
+        '--key',
+        'crm_id',
+        '--state',
+        state,
+        '--out',
+        join(bed.dir, 'preview.csv'),
+        '--base-url',
+        bed.server.url,
+        '--dry-run',
+        '--quiet',
+      ],
+      { env: bed.env },
+    );
+    expect(preview.code, preview.stderr).toBe(0);
+    expect(bed.server.requests).toHaveLength(0);
+    expect(preview.stdout).toContain(`dry-run 20`);
+    expect(preview.stdout).toContain(`unchanged ${rows - 10}`);
+    expect(preview.stdout).toContain(`PUT /public/contacts/${ids.get(100)} {"name":"Renamed 100"`);
+    expect(readFileSync(join(state, 'keys.csv')).equals(table)).toBe(true);
+    expect(existsSync(join(state, 'keys.lock'))).toBe(false);
+
     bed.server.reset();
     const three = await sync(grown, 'three.csv');
     expect(three).toMatchObject({ code: 0, stderr: '' });

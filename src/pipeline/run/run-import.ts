@@ -12,7 +12,7 @@ import type { SkippedCounts } from '../results/sidecar.js';
 import { startFingerprint } from '../results/sidecar.js';
 import type { ResultLine } from '../results/writer.js';
 import { BatchSender, type CreateRow, UNCERTAIN_NOTE } from '../send/batch-sender.js';
-import type { ContactClient } from '../send/client.js';
+import { type ContactClient, contactPath } from '../send/client.js';
 import type { RowSender } from '../send/row-sender.js';
 import { KeyTable } from '../state/key-table.js';
 import { jobFingerprint } from '../state/manifest.js';
@@ -55,11 +55,14 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
   let client: ContactClient | undefined;
   let keys: KeyTable | undefined;
   try {
-    if (options.stateDir !== undefined && options.dryRun !== true) {
-      keys = KeyTable.open(
-        options.stateDir,
-        jobFingerprint(options.baseUrl ?? DEFAULT_BASE_URL, options.apiKey ?? ''),
-      );
+    if (options.stateDir !== undefined) {
+      const fingerprint = jobFingerprint(options.baseUrl ?? DEFAULT_BASE_URL, options.apiKey ?? '');
+      // A dry run reads the table, so that it shows what the run would do: PUTs for
+      // known keys, nothing for unchanged ones, creates for the rest.
+      keys =
+        options.dryRun === true
+          ? KeyTable.openReadOnly(options.stateDir, fingerprint)
+          : KeyTable.open(options.stateDir, fingerprint);
     }
     events.rateView?.(runRate(limiter.rateView));
     const sending = openSending(options, { budget, writer, events, concurrency });
@@ -238,11 +241,6 @@ async function readRows(
         recorder.record(line('invalid', outcomeError(outcome)));
         continue;
       }
-      if (batches === undefined) {
-        events.dryRun?.({ row, id: '', path: BATCH_PATH, body: outcome.body });
-        recorder.record(line('dry-run'));
-        continue;
-      }
       if (keys !== undefined) {
         const first = keyRows.get(key);
         if (first !== undefined) {
@@ -268,6 +266,17 @@ async function readRows(
             recorder.record({ ...line('unchanged'), id: known.id });
             continue;
           }
+          if (batches === undefined) {
+            events.dryRun?.({
+              row,
+              id: known.id,
+              method: 'PUT',
+              path: contactPath(known.id),
+              body: put.body,
+            });
+            recorder.record({ ...line('dry-run'), id: known.id, sha256: put.sha256 });
+            continue;
+          }
           const putSender = sender as RowSender;
           window.add(`id ${known.id}`, async () => {
             const sent = await putSender.send(row, known.id, put.body, put.sha256);
@@ -278,6 +287,11 @@ async function readRows(
           await waitForRoom();
           continue;
         }
+      }
+      if (batches === undefined) {
+        events.dryRun?.({ row, id: '', method: 'POST', path: BATCH_PATH, body: outcome.body });
+        recorder.record(line('dry-run'));
+        continue;
       }
       batch.push({ row, key, body: outcome.body, sha256 });
       if (batch.length >= batchSize) await flush();

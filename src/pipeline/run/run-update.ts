@@ -321,7 +321,7 @@ async function readRows(
         }
       }
       if (sender === undefined) {
-        events.dryRun?.({ row, id, path: contactPath(id), body });
+        events.dryRun?.({ row, id, method: 'PUT', path: contactPath(id), body });
         recorder.record({
           row,
           id,

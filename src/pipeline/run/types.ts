@@ -146,8 +146,17 @@ export interface RunEvents {
   rateView?(view: RunRate): void;
   /** Something the operator should know (rate lowered, outage pause...). */
   warn?(message: string): void;
-  /** Dry run: the request that would be sent (an import's `path` is the create's). */
-  dryRun?(info: { row: number; id: string; path: string; body: string }): void;
+  /**
+   * Dry run: the request that would be sent: a PUT of an update (or of a sync's known
+   * key), or the POST of an import's create (`path` is the batch endpoint).
+   */
+  dryRun?(info: {
+    row: number;
+    id: string;
+    method: 'PUT' | 'POST';
+    path: string;
+    body: string;
+  }): void;
 }
 
 export type StopReason = 'interrupted' | 'auth' | 'max-errors';

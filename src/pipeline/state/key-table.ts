@@ -47,10 +47,34 @@ export class KeyTable {
   readonly #entries = new Map<string, KeyEntry>();
   #fd: number | undefined;
   #lock: Lock | undefined;
+  /** Opened for a dry run: lookups only, nothing written, no lock. */
+  readonly #readOnly: boolean;
 
-  private constructor(path: string, lock: Lock) {
+  private constructor(path: string, lock: Lock | undefined) {
     this.path = path;
     this.#lock = lock;
+    this.#readOnly = lock === undefined;
+  }
+
+  /**
+   * The key table of `dir` for lookups only (a dry run): no lock, nothing created or
+   * repaired, so a dry run never holds up the nightly run. A missing directory or table
+   * is an empty table; one of another job is refused as by {@link open}.
+   */
+  static openReadOnly(dir: string, fingerprint: string): KeyTable {
+    const table = new KeyTable(join(dir, KEY_TABLE_FILE), undefined);
+    try {
+      table.#load(dir, fingerprint);
+    } catch (err) {
+      if (err instanceof StateError) throw err;
+      throw new StateError(
+        `cannot read ${table.path}: ${describeFsError(err)}`,
+        'E_STATE_READ',
+        dir,
+        { cause: err },
+      );
+    }
+    return table;
   }
 
   /**
@@ -115,7 +139,9 @@ export class KeyTable {
     // A torn last line (kill -9 mid-write) is left out, and cut off so that the next
     // line starts on a line of its own: its key's earlier line stands.
     const end = text.lastIndexOf('\n') + 1;
-    if (end < text.length) truncateSync(this.path, Buffer.byteLength(text.slice(0, end)));
+    if (end < text.length && !this.#readOnly) {
+      truncateSync(this.path, Buffer.byteLength(text.slice(0, end)));
+    }
     const rows = parse(text.slice(firstNewline + 1, end), {
       columns: true,
       skip_empty_lines: true,
@@ -177,6 +203,7 @@ export class KeyTable {
 
   #write(lines: string[][]): void {
     if (lines.length === 0) return;
+    if (this.#readOnly) throw new Error('the key table was opened read-only (a dry run)');
     for (const [key, id, status, sha256] of lines) {
       this.#apply(key as string, id as string, status as LineStatus, sha256 as string);
     }

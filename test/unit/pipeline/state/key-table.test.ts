@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KEY_TABLE_FILE, KeyTable } from '../../../../src/pipeline/state/key-table.js';
@@ -59,5 +59,24 @@ describe('KeyTable', () => {
     const table = KeyTable.open(dir, JOB);
     expect(() => KeyTable.open(dir, JOB)).toThrow(/key table of state directory/);
     table.close();
+  });
+
+  it('opens read-only for a dry run: lookups, no lock, nothing written or repaired', () => {
+    const dir = join(tempDir(), 'state');
+    expect(KeyTable.openReadOnly(dir, JOB).size).toBe(0); // no directory yet: empty
+    expect(existsSync(dir)).toBe(false);
+    const table = KeyTable.open(dir, JOB);
+    table.confirm('k', 'id-1', 'sha');
+    // A run holds the table meanwhile: the dry run still reads it.
+    appendFileSync(join(dir, KEY_TABLE_FILE), 'torn,id-9,confi');
+    const before = readFileSync(join(dir, KEY_TABLE_FILE));
+    const preview = KeyTable.openReadOnly(dir, JOB);
+    expect(preview.lookup('k')).toMatchObject({ state: 'known', id: 'id-1' });
+    expect(preview.lookup('torn')).toBeUndefined();
+    expect(() => preview.confirm('x', 'id-2', 'sha')).toThrow(/read-only/);
+    preview.close();
+    expect(readFileSync(join(dir, KEY_TABLE_FILE)).equals(before)).toBe(true);
+    table.close();
+    expect(() => KeyTable.openReadOnly(dir, 'b'.repeat(32))).toThrow(/belongs to another job/);
   });
 });
