@@ -10,6 +10,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { parse } from 'csv-parse';
 import { detectDelimiter, type Head, readHead } from './delimiter.js';
 import { createDecoder, type InputEncoding } from './encoding.js';
+import { canUseFastRecords, FastRecords } from './fast-records.js';
 import {
   ChangeGuard,
   describeChange,
@@ -144,24 +145,29 @@ async function startParse(path: string, setup: ParseSetup): Promise<ParseStream>
   });
   const guard = new ChangeGuard(handle.fd, path, file, expected, release);
   const decoder = createDecoder(file, setup.encoding);
-  const parser = parse({
-    delimiter: setup.delimiter,
-    bom: true,
-    info: setup.lines,
-    // Ragged rows become row-level `invalid` results instead of killing the run.
-    relax_column_count: true,
-    // A `"` inside an unquoted cell (`5" screen`, `37°36'37.8"N`) is text, as Excel
-    // reads it, rather than an error that would stop the whole file.
-    relax_quotes: true,
-    skip_empty_lines: true,
-    // Lines of only delimiters and blanks (`,,,` that spreadsheets leave below the
-    // data) hold nothing to send: skipped like blank lines, not reported as invalid.
-    skip_records_with_empty_values: true,
-    // Files stitched together from several sources mix CRLF and LF. A bare CR ends a
-    // record only in files whose lines end that way (see Head.crLineEnds).
-    record_delimiter: head.crLineEnds ? ['\r\n', '\n', '\r'] : ['\r\n', '\n'],
-    max_record_size: MAX_RECORD_BYTES,
-  });
+  // Lines without a quote are split by FastRecords (fast-records.ts), the same
+  // records as csv-parse at a fraction of its cost; it gives the rest to csv-parse.
+  const fast = canUseFastRecords(setup.delimiter, setup.lines, head.crLineEnds);
+  const parser = fast
+    ? new FastRecords({ delimiter: setup.delimiter, maxRecordSize: MAX_RECORD_BYTES })
+    : parse({
+        delimiter: setup.delimiter,
+        bom: true,
+        info: setup.lines,
+        // Ragged rows become row-level `invalid` results instead of killing the run.
+        relax_column_count: true,
+        // A `"` inside an unquoted cell (`5" screen`, `37°36'37.8"N`) is text, as Excel
+        // reads it, rather than an error that would stop the whole file.
+        relax_quotes: true,
+        skip_empty_lines: true,
+        // Lines of only delimiters and blanks (`,,,` that spreadsheets leave below the
+        // data) hold nothing to send: skipped like blank lines, not reported as invalid.
+        skip_records_with_empty_values: true,
+        // Files stitched together from several sources mix CRLF and LF. A bare CR ends a
+        // record only in files whose lines end that way (see Head.crLineEnds).
+        record_delimiter: head.crLineEnds ? ['\r\n', '\n', '\r'] : ['\r\n', '\n'],
+        max_record_size: MAX_RECORD_BYTES,
+      });
   let failure: unknown;
   const fail = (err: unknown) => {
     failure ??= err;
