@@ -161,6 +161,10 @@ export class FastRecords extends Transform {
       callback(err as Error);
       return;
     }
+    // A line that goes on past what one record may hold (a file without line breaks):
+    // csv-parse refuses it as it reads; holding it here would grow `rest` (and rescan
+    // it) with every chunk.
+    if (this.stream === undefined && this.rest.length > this.maxLineChars) this.toStream();
     if (this.stream !== undefined) this.writeStream(this.takeRest(), callback);
     else callback();
   }

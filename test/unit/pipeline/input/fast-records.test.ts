@@ -173,6 +173,30 @@ describe('FastRecords', () => {
     await compare(text, [...text], options);
   });
 
+  it('hands a line longer than a record may be to csv-parse as it reads, not at the end', async () => {
+    // 200 chunks of 1 KB with no line break, records of at most 4 KB: csv-parse fails
+    // at the record's 4 KB; held in memory, the text would be rescanned per chunk.
+    const options = { delimiter: ',', maxRecordSize: 4096 };
+    const chunks = Array.from({ length: 200 }, () => 'x'.repeat(1024));
+    const fast = new FastRecords(options);
+    let failed: unknown;
+    fast.on('error', (err) => {
+      failed = err;
+    });
+    fast.resume();
+    let written = 0;
+    for (const chunk of chunks) {
+      if (failed !== undefined) break;
+      fast.write(chunk);
+      written++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect((failed as { code?: string } | undefined)?.code).toBe('CSV_MAX_RECORD_SIZE');
+    // It failed long before the end of the input, as csv-parse does.
+    expect(written).toBeLessThan(20);
+    await compare('', chunks, options);
+  });
+
   it('matches csv-parse on bytes', async () => {
     const text = 'a,b\n"é\n",😀\n';
     await compare(text, [Buffer.from(text).subarray(0, 9), Buffer.from(text).subarray(9)], {
