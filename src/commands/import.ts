@@ -1,6 +1,6 @@
 import { toUpdateConfig, type UpdateConfig } from '../cli/config.js';
 import { camelCase, type OptionsOf, optionsOf } from '../cli/options.js';
-import { ClerkBulkError, EXIT, type ExitCode, UsageError } from '../errors.js';
+import { EXIT, type ExitCode, UsageError } from '../errors.js';
 import { type SpooledInput, STDIN, spoolStdin } from '../pipeline/input/stdin.js';
 import { type CountryCode, parseCountryCode } from '../pipeline/payload/phone.js';
 import { runImport } from '../pipeline/run/run-import.js';
@@ -8,7 +8,7 @@ import type { RunSummary } from '../pipeline/run/types.js';
 import { formatJson, importJson } from '../report/json-output.js';
 import { safeText } from '../report/safe-text.js';
 import { formatSummary } from '../report/summary.js';
-import { startRunIo } from './run-io.js';
+import { startRunIo, withResumeHint } from './run-io.js';
 import { exitCodeForSignal, type StopSignal } from './signals.js';
 import { type CommandIo, exitCodeFor, runOptionsOf, shellQuote } from './update.js';
 
@@ -127,10 +127,9 @@ export async function importCommand(config: ImportConfig, io: CommandIo): Promis
       },
     });
   } catch (err) {
-    if (err instanceof ClerkBulkError && err.exitCode === EXIT.ABORTED && !config.dryRun) {
-      err.hint = `to continue once that is fixed: ${importResumeCommand(config, { retryFailed: false })}`;
-    }
-    throw err;
+    throw withResumeHint(err, config.dryRun, () =>
+      importResumeCommand(config, { retryFailed: false }),
+    );
   } finally {
     spooled?.remove();
     run.close();

@@ -5,6 +5,7 @@
  * abandons what is in flight; main.ts handles the third).
  */
 import type { UpdateConfig } from '../cli/config.js';
+import { ClerkBulkError, EXIT } from '../errors.js';
 import { createProgress, type Progress } from '../report/progress.js';
 import { redactor } from '../report/redact.js';
 import type { StopSignal } from './signals.js';
@@ -97,4 +98,15 @@ export async function startRunIo(
       listening = false;
     },
   };
+}
+
+/**
+ * A live run stopped midway with rows recorded (disk full, the input broke): give the
+ * error the command that goes on once that is fixed. Returns `err` for a `throw`.
+ */
+export function withResumeHint(err: unknown, dryRun: boolean, command: () => string): unknown {
+  if (err instanceof ClerkBulkError && err.exitCode === EXIT.ABORTED && !dryRun) {
+    err.hint = `to continue once that is fixed: ${command()}`;
+  }
+  return err;
 }

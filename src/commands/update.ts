@@ -7,13 +7,13 @@
  */
 import type { UpdateConfig } from '../cli/config.js';
 import { camelCase, optionsOf } from '../cli/options.js';
-import { ClerkBulkError, EXIT, type ExitCode } from '../errors.js';
+import { EXIT, type ExitCode } from '../errors.js';
 import { type SpooledInput, STDIN, STDIN_NAME, spoolStdin } from '../pipeline/input/stdin.js';
 import { type RunEvents, type RunSummary, runUpdate } from '../pipeline/run/run-update.js';
 import { formatJson, payloadCollector, payloadLogLine, updateJson } from '../report/json-output.js';
 import { safeText } from '../report/safe-text.js';
 import { formatSummary } from '../report/summary.js';
-import { startRunIo } from './run-io.js';
+import { startRunIo, withResumeHint } from './run-io.js';
 import { exitCodeForSignal, type StopSignal } from './signals.js';
 
 export interface CommandIo {
@@ -118,11 +118,7 @@ export async function updateCommand(config: UpdateConfig, io: CommandIo): Promis
       },
     });
   } catch (err) {
-    // Stopped midway with rows recorded (disk full, the input broke): say how to go on.
-    if (err instanceof ClerkBulkError && err.exitCode === EXIT.ABORTED && !config.dryRun) {
-      err.hint = `to continue once that is fixed: ${resumeCommand(config, { retryFailed: false })}`;
-    }
-    throw err;
+    throw withResumeHint(err, config.dryRun, () => resumeCommand(config, { retryFailed: false }));
   } finally {
     spooled?.remove();
     run.close();

@@ -155,21 +155,9 @@ export interface JsonPayload {
 
 export type UpdateJson = Shape<
   typeof UPDATE_JSON_KEYS,
-  {
+  RunSummaryJson & {
     schemaVersion: typeof JSON_SCHEMA_VERSION;
     command: 'update';
-    input: string;
-    resultsPath: string;
-    dryRun: boolean;
-    rowsRead: number;
-    counts: RunSummary['counts'];
-    requests: RunSummary['requests'];
-    elapsedMs: number;
-    rowsPerSecond: number;
-    stopped: NonNullable<RunSummary['stopped']> | null;
-    unfinished: number;
-    topErrors: RunSummary['topErrors'];
-    rate: RunSummary['rate'];
     state: NonNullable<RunSummary['state']> | null;
     resumeCommand: string | null;
     payloads: JsonPayload[] | null;
@@ -190,8 +178,11 @@ type SummaryFields = {
     : RunSummary[K];
 };
 
+/** The run-summary fields (RUN_SUMMARY_KEYS) of update, import and sync. */
+type RunSummaryJson = Pick<SummaryFields, (typeof RUN_SUMMARY_KEYS)[number]>;
+
 /** The run-summary keys (RUN_SUMMARY_KEYS) of update, import and sync, in order. */
-function runSummaryFields(summary: RunSummary) {
+function runSummaryFields(summary: RunSummary): RunSummaryJson {
   return {
     input: summary.input,
     resultsPath: summary.resultsPath,
@@ -235,21 +226,9 @@ export function updateJson(
 
 export type ImportJson = Shape<
   typeof IMPORT_JSON_KEYS,
-  {
+  RunSummaryJson & {
     schemaVersion: typeof JSON_SCHEMA_VERSION;
     command: 'import' | 'sync';
-    input: string;
-    resultsPath: string;
-    dryRun: boolean;
-    rowsRead: number;
-    counts: RunSummary['counts'];
-    requests: RunSummary['requests'];
-    elapsedMs: number;
-    rowsPerSecond: number;
-    stopped: NonNullable<RunSummary['stopped']> | null;
-    unfinished: number;
-    topErrors: RunSummary['topErrors'];
-    rate: RunSummary['rate'];
     stateDir: string | null;
     resumeCommand: string | null;
     resendUncertainCommand: string | null;

@@ -103,10 +103,7 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
       sender,
       keys,
     });
-    await window.drain();
-    stopper.dispose();
-    await limiter.stop();
-    const requests = sender?.requests ?? { sent: 0, throttled: 0, retried: 0 };
+    const requests = await sending.settle(window);
     if (recorder.fatal !== undefined) throw recorder.fatal;
     if (read.error !== undefined) throw stoppedMidway(read.error, requests.sent, options.out);
     const summary = buildSummary({

@@ -4,7 +4,7 @@
  * that sends (update, and the batch loops of import and sync) opens, watches and closes
  * the shared budget the same way.
  */
-import { DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
+import { DEFAULT_BASE_URL, DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
 import { RunAbortedError } from '../../errors.js';
 import { AdaptiveLimiter, type LimiterOptions } from '../limit/limiter.js';
 // Types only: shared-budget.ts (and ioredis) is loaded when a run uses --redis.
@@ -118,7 +118,7 @@ async function openBudget(
   try {
     return await openSharedBudget({
       redisUrl,
-      baseUrl: options.baseUrl ?? 'https://web-api.clerk.chat',
+      baseUrl: options.baseUrl ?? DEFAULT_BASE_URL,
       apiKey: options.apiKey ?? '',
       ...(options.redisMaxInFlight === undefined ? {} : { maxInFlight: options.redisMaxInFlight }),
       onConnection,

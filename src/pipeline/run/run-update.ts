@@ -6,6 +6,7 @@
  * tally), skips.ts (resume), summary.ts; send/ holds the row sender, the retry policy
  * and the outage monitor.
  */
+import { DEFAULT_BASE_URL } from '../../defaults.js';
 import { InputFileError, ResultsWriteError, RunAbortedError } from '../../errors.js';
 import { outcomeError } from '../payload/to-payload.js';
 import { recordCompleteRun, startFingerprint } from '../results/sidecar.js';
@@ -26,8 +27,8 @@ import { RowRecorder } from './recorder.js';
 import { RunBudget } from './run-limiter.js';
 import { ResumeSkips } from './skips.js';
 import { Stopper } from './stopper.js';
-import { buildSummary, NO_ROWS, NO_SKIPS, plannedRate, runRate } from './summary.js';
-import type { RunEvents, RunSummary, StateOutcome, UpdateOptions } from './types.js';
+import { buildSummary, NO_REQUESTS, NO_ROWS, NO_SKIPS, plannedRate, runRate } from './summary.js';
+import type { RequestCounts, RunEvents, RunSummary, StateOutcome, UpdateOptions } from './types.js';
 
 export {
   OUTAGE_FIRST_PAUSE_MS,
@@ -106,10 +107,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
       window,
       state,
     });
-    await window.drain();
-    stopper.dispose();
-    await limiter.stop();
-    const requests = sender?.requests ?? { sent: 0, throttled: 0, retried: 0 };
+    const requests = await sending.settle(window);
     // The batched `unchanged` lines go out before the state folds the file.
     try {
       writer.close();
@@ -204,7 +202,7 @@ function alreadyComplete(run: CompletedRun, options: UpdateOptions, startedAt: n
     rowsRead: rows,
     counts: NO_ROWS,
     skipped: counts,
-    requests: { sent: 0, throttled: 0, retried: 0 },
+    requests: NO_REQUESTS,
     elapsedMs: Date.now() - startedAt,
     stopped: undefined,
     readAll: true,
@@ -393,7 +391,7 @@ export function openSending(
     options.dryRun === true
       ? undefined
       : createContactClient({
-          baseUrl: options.baseUrl ?? 'https://web-api.clerk.chat',
+          baseUrl: options.baseUrl ?? DEFAULT_BASE_URL,
           apiKey: options.apiKey ?? '',
           timeoutMs: options.timeoutMs ?? 30_000,
           connections: concurrency,
@@ -406,5 +404,12 @@ export function openSending(
   budget.watch(stopper);
   const recorder = new RowRecorder(writer, { events, stopper, maxErrors: options.maxErrors });
   const sender = client && createRowSender(options, { client, limiter, stopper, events });
-  return { client, stopper, recorder, sender };
+  /** Once reading is over: let the rows in flight finish, stop pacing; what was sent. */
+  const settle = async (window: OrderedWindow): Promise<RequestCounts> => {
+    await window.drain();
+    stopper.dispose();
+    await limiter.stop();
+    return sender?.requests ?? NO_REQUESTS;
+  };
+  return { client, stopper, recorder, sender, settle };
 }

@@ -31,6 +31,7 @@ export interface SummaryFacts {
 /** No rows: what a run that sent nothing starts from. */
 export const NO_ROWS: Readonly<StatusCounts> = zeroCounts();
 export const NO_SKIPS: Readonly<SkippedCounts> = { updated: 0, failed: 0, invalid: 0 };
+export const NO_REQUESTS: Readonly<RequestCounts> = { sent: 0, throttled: 0, retried: 0 };
 
 /** The summary of a run from what it counted. Pure. */
 export function buildSummary(facts: SummaryFacts): RunSummary {

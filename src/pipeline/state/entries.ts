@@ -415,14 +415,16 @@ export interface RunSpill {
   put(run: Buffer): ReadAt;
 }
 
+/** Reads of `bytes` held in memory. */
+function bufferReader(bytes: Buffer): ReadAt {
+  return (into, length, position) => {
+    bytes.copy(into, 0, position, position + length);
+  };
+}
+
 /** Runs kept in memory (tests and the bench). */
 export const MEMORY_SPILL: RunSpill = {
-  put(run) {
-    const copy = Buffer.from(run);
-    return (into, bytes, position) => {
-      copy.copy(into, 0, position, position + bytes);
-    };
-  },
+  put: (run) => bufferReader(Buffer.from(run)),
 };
 
 /** Outcomes held in memory before they are sorted into a run: 128 Ki x 28 bytes = 3.5 MB. */
@@ -571,11 +573,7 @@ export class OutcomeLog {
     }
     const bytes = run.subarray(0, kept * ENTRY_BYTES);
     // The last run stays in memory: its buffer is not reused after the merge starts.
-    const readAt: ReadAt = last
-      ? (into, length, position) => {
-          bytes.copy(into, 0, position, position + length);
-        }
-      : this.#spill.put(bytes);
+    const readAt = last ? bufferReader(bytes) : this.#spill.put(bytes);
     this.#runs.push({ readAt, count: kept });
     this.#size = 0;
   }
@@ -598,8 +596,8 @@ export class OutcomeLog {
   ): number {
     this.#flush(true);
     const chunkEntries = options.chunkEntries ?? 16_384;
-    const old = new OldEntries(entries, count, chunkEntries);
-    const runs = this.#runs.map((r) => new OldEntries(r.readAt, r.count, RUN_WINDOW));
+    const old = new SortedRecords(entries, count, chunkEntries);
+    const runs = this.#runs.map((r) => new SortedRecords(r.readAt, r.count, RUN_WINDOW));
     const heads = new RunHeads(
       runs,
       this.#runs.map((r) => r.count),
@@ -633,7 +631,7 @@ export class OutcomeLog {
       while (o < count && old.compare(o, hi, lo) < 0) o++;
       copyOld(from, o);
       if (o < count && old.compare(o, hi, lo) === 0) o++;
-      const run = runs[r] as OldEntries;
+      const run = runs[r] as SortedRecords;
       const record = heads.position(r);
       if (run.timeAt(record) === CONFIRM) {
         run.copy(out, used * ENTRY_BYTES, record, record + 1);
@@ -718,7 +716,7 @@ export function sortByHash(
  * (hash, run index).
  */
 class RunHeads {
-  readonly #runs: OldEntries[];
+  readonly #runs: SortedRecords[];
   readonly #counts: number[];
   readonly #at: number[];
   readonly #heap: number[] = [];
@@ -727,7 +725,7 @@ class RunHeads {
   hi = 0;
   lo = 0;
 
-  constructor(runs: OldEntries[], counts: number[]) {
+  constructor(runs: SortedRecords[], counts: number[]) {
     this.#runs = runs;
     this.#counts = counts;
     this.#at = runs.map(() => 0);
@@ -774,8 +772,8 @@ class RunHeads {
 
   /** Whether run a's head sorts before run b's: by hash, then by run index. */
   #less(a: number, b: number): boolean {
-    const ra = this.#runs[a] as OldEntries;
-    const rb = this.#runs[b] as OldEntries;
+    const ra = this.#runs[a] as SortedRecords;
+    const rb = this.#runs[b] as SortedRecords;
     const c = ra.compare(
       this.#at[a] as number,
       rb.hiAt(this.#at[b] as number),
@@ -823,7 +821,7 @@ class RunHeads {
  * of `windowEntries` records (458 KB by default), so that a save never holds the whole
  * old entries file (28 MB at 1M ids) or a whole run.
  */
-class OldEntries {
+class SortedRecords {
   readonly #readAt: ReadAt | undefined;
   readonly #count: number;
   #window: Buffer;
