@@ -1,5 +1,6 @@
 import { toUpdateConfig, type UpdateConfig } from '../cli/config.js';
-import { camelCase, type OptionsOf, optionsOf } from '../cli/options.js';
+import type { OptionsOf } from '../cli/options.js';
+import { DEFAULT_BATCH_SIZE } from '../defaults.js';
 import { EXIT, type ExitCode, UsageError } from '../errors.js';
 import { type SpooledInput, STDIN, spoolStdin } from '../pipeline/input/stdin.js';
 import { type CountryCode, parseCountryCode } from '../pipeline/payload/phone.js';
@@ -10,7 +11,7 @@ import { safeText } from '../report/safe-text.js';
 import { formatSummary } from '../report/summary.js';
 import { startRunIo, withResumeHint } from './run-io.js';
 import { exitCodeForSignal, type StopSignal } from './signals.js';
-import { type CommandIo, exitCodeFor, runOptionsOf, shellQuote } from './update.js';
+import { type CommandIo, exitCodeFor, resumeLine, runOptionsOf, shellQuote } from './update.js';
 
 export type ImportConfig = UpdateConfig & {
   command: 'import' | 'sync';
@@ -56,7 +57,7 @@ export function toImportConfig(
     key: checked.key,
     defaultCountry:
       checked.defaultCountry === undefined ? undefined : countryOption(checked.defaultCountry),
-    batchSize: checked.batchSize ?? 50,
+    batchSize: checked.batchSize ?? DEFAULT_BATCH_SIZE,
     resendUncertain: checked.resendUncertain === true,
   };
 }
@@ -69,22 +70,11 @@ export function importResumeCommand(
   config: ImportConfig,
   how: { retryFailed: boolean; resendUncertain?: boolean },
 ): string {
-  const args = ['clerk-bulk', config.command, config.input, '--out', config.out, '--resume'];
-  if (how.retryFailed) args.push('--retry-failed');
-  if (how.resendUncertain === true) args.push('--resend-uncertain');
-  const values = config as unknown as Record<string, unknown>;
-  for (const option of optionsOf(config.command)) {
-    const value = values[camelCase(option.flag)];
-    if (option.resume === undefined || value === undefined || value === option.default) continue;
-    // A boolean flag is given alone (its default is false).
-    if (option.kind.type === 'boolean') {
-      if (value === true) args.push(`--${option.flag}`);
-      continue;
-    }
-    const text = String(value);
-    args.push(`--${option.flag}`, option.resume === true ? text : option.resume(text));
-  }
-  return args.map(shellQuote).join(' ');
+  const flags = [
+    ...(how.retryFailed ? ['--retry-failed'] : []),
+    ...(how.resendUncertain === true ? ['--resend-uncertain'] : []),
+  ];
+  return resumeLine(config.command, config, flags);
 }
 
 /** An import's exit code: update's, and 1 while any row is `uncertain`. */

@@ -6,7 +6,7 @@
  * stop signals.
  */
 import type { UpdateConfig } from '../cli/config.js';
-import { camelCase, optionsOf } from '../cli/options.js';
+import { type CommandName, camelCase, optionsOf } from '../cli/options.js';
 import { EXIT, type ExitCode } from '../errors.js';
 import { type SpooledInput, STDIN, STDIN_NAME, spoolStdin } from '../pipeline/input/stdin.js';
 import { type RunEvents, type RunSummary, runUpdate } from '../pipeline/run/run-update.js';
@@ -64,11 +64,22 @@ export function resumeCommandFor(config: UpdateConfig, summary: RunSummary): str
  * Never the key itself.
  */
 export function resumeCommand(config: UpdateConfig, how: { retryFailed: boolean }): string {
-  const args = ['clerk-bulk', 'update', config.input, '--out', config.out];
-  args.push('--resume');
-  if (how.retryFailed) args.push('--retry-failed');
+  return resumeLine('update', config, how.retryFailed ? ['--retry-failed'] : []);
+}
+
+/**
+ * `clerk-bulk <command> <input> --out <out> --resume <flags>` and every option of
+ * `command` the table marks `resume` that differs from its default (update, import
+ * and sync alike).
+ */
+export function resumeLine(
+  command: CommandName,
+  config: { input: string; out: string },
+  flags: readonly string[],
+): string {
+  const args = ['clerk-bulk', command, config.input, '--out', config.out, '--resume', ...flags];
   const values = config as unknown as Record<string, unknown>;
-  for (const option of optionsOf('update')) {
+  for (const option of optionsOf(command)) {
     const value = values[camelCase(option.flag)];
     if (option.resume === undefined || value === undefined || value === option.default) continue;
     // A boolean flag is given alone (its default is false).

@@ -7,9 +7,11 @@
  * (missing, unreadable, another version, any mismatch) means the full resume, which
  * goes by the results file alone. Deleting it is always safe.
  */
+
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open, writeFile } from 'node:fs/promises';
+import { DEFAULT_EMPTY } from '../../defaults.js';
 import { VERSION } from '../../version.js';
 import type { RunSummary, UpdateOptions } from '../run/types.js';
 import type { OpenMode } from './writer.js';
@@ -108,7 +110,7 @@ export function optionsFingerprint(
   const shape = [
     TOOL_VERSION,
     options.mapping ?? null,
-    options.empty ?? 'omit',
+    options.empty ?? DEFAULT_EMPTY,
     options.delimiter ?? null,
   ];
   // Appended only when set, so sidecars of UTF-8 runs stay valid across this change.

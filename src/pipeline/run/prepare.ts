@@ -5,7 +5,7 @@
  * state, and opening the rows and the results file. Whatever fails here fails before
  * any request went out (exit 2).
  */
-import { DEFAULT_BASE_URL } from '../../defaults.js';
+import { DEFAULT_BASE_URL, DEFAULT_EMPTY } from '../../defaults.js';
 import { ResultsWriteError, UsageError } from '../../errors.js';
 import { acquireLock, type Lock, LockedError } from '../../lock-file.js';
 import { redactor } from '../../report/redact.js';
@@ -150,7 +150,7 @@ async function openInputAndResults(
       ...(create?.key === undefined ? {} : { key: create.key }),
     });
     const validate = createRowValidator(plan, {
-      empty: options.empty ?? 'omit',
+      empty: options.empty ?? DEFAULT_EMPTY,
       ...(create?.defaultCountry === undefined ? {} : { defaultCountry: create.defaultCountry }),
     });
     let resume: ResumePlan | undefined;
@@ -159,16 +159,10 @@ async function openInputAndResults(
       importResume = await loadImportResumePlan(options.out);
       if (importResume.linesRead > 0) {
         const plan = importResume;
-        const again = await openRows(options.input, {
-          delimiter: source.delimiter,
-          encoding: options.encoding,
-          displayName: inputName,
-          precheck: false,
-        });
-        try {
-          await checkImportPairing(
+        await readAgain(options, source.delimiter, inputName, (rows) =>
+          checkImportPairing(
             plan,
-            again.rows,
+            rows,
             (row, cells) => {
               const outcome = validate(cells);
               return create.key !== undefined
@@ -176,29 +170,16 @@ async function openInputAndResults(
                 : plan.sameContent(row, outcome.sha256);
             },
             { input: inputName, results: options.out },
-          );
-        } finally {
-          again.close();
-        }
+          ),
+        );
       }
     } else if (options.resume === true) {
       resume = await loadResumePlan(options.out, { retryFailed: options.retryFailed === true });
       if (resume.linesRead > 0) {
-        // The first openRows already checked the whole file: no second precheck pass.
-        const again = await openRows(options.input, {
-          delimiter: source.delimiter,
-          encoding: options.encoding,
-          displayName: inputName,
-          precheck: false,
-        });
-        try {
-          await checkPairing(resume, again.rows, plan.idIndex, {
-            input: inputName,
-            results: options.out,
-          });
-        } finally {
-          again.close();
-        }
+        const pairing = resume;
+        await readAgain(options, source.delimiter, inputName, (rows) =>
+          checkPairing(pairing, rows, plan.idIndex, { input: inputName, results: options.out }),
+        );
       }
     }
     const openMode =
@@ -227,5 +208,28 @@ async function openInputAndResults(
   } catch (err) {
     source.close();
     throw err;
+  }
+}
+
+/**
+ * Read the input once more, for a resume's check that the results file belongs to it.
+ * The first openRows already checked the whole file: no second pre-check pass.
+ */
+async function readAgain(
+  options: UpdateOptions | ImportOptions,
+  delimiter: string,
+  inputName: string,
+  check: (rows: RowSource['rows']) => Promise<void>,
+): Promise<void> {
+  const again = await openRows(options.input, {
+    delimiter,
+    encoding: options.encoding,
+    displayName: inputName,
+    precheck: false,
+  });
+  try {
+    await check(again.rows);
+  } finally {
+    again.close();
   }
 }

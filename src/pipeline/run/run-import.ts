@@ -6,7 +6,12 @@
  * create is not idempotent: each batch's intent is written before it goes out, and a
  * row that may have been created is never sent again on its own (`uncertain`).
  */
-import { DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE } from '../../defaults.js';
+import {
+  DEFAULT_BASE_URL,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_RETRIES,
+} from '../../defaults.js';
 import { outcomeError, updateBodyFor } from '../payload/to-payload.js';
 import type { SkippedCounts } from '../results/sidecar.js';
 import { startFingerprint } from '../results/sidecar.js';
@@ -34,7 +39,7 @@ const BATCH_PATH = '/public/contacts/batch';
 export async function runImport(options: ImportOptions): Promise<RunSummary> {
   const startedAt = Date.now();
   const events = options.events ?? {};
-  const concurrency = options.concurrency ?? 5;
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   // As in an update (run-update.ts): the shared budget (--redis) is opened before the
   // results file, and a Redis that stays away stops the run with the resume command.
   const budget = await RunBudget.open(options, concurrency, events);
@@ -79,7 +84,7 @@ export async function runImport(options: ImportOptions): Promise<RunSummary> {
           writer.writeAll(lines);
           keys?.noteSending(lines.map((line) => line.key ?? ''));
         },
-        retries: options.retries ?? 5,
+        retries: options.retries ?? DEFAULT_RETRIES,
         ...(options.retryBaseDelayMs === undefined
           ? {}
           : { retryBaseDelayMs: options.retryBaseDelayMs }),

@@ -4,7 +4,7 @@
  * that sends (update, and the batch loops of import and sync) opens, watches and closes
  * the shared budget the same way.
  */
-import { DEFAULT_BASE_URL, DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
+import { DEFAULT_BASE_URL, DEFAULT_CONCURRENCY, DEFAULT_RATE_PER_SECOND } from '../../defaults.js';
 import { RunAbortedError } from '../../errors.js';
 import { AdaptiveLimiter, type LimiterOptions } from '../limit/limiter.js';
 // Types only: shared-budget.ts (and ioredis) is loaded when a run uses --redis.
@@ -68,8 +68,8 @@ export async function createRunLimiter(
 ): Promise<RunLimiter> {
   const shared = await openBudget(options, hooks);
   const limiter = new AdaptiveLimiter({
-    ratePerSecond: options.ratePerSecond ?? 10,
-    concurrency: options.concurrency ?? 5,
+    ratePerSecond: options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND,
+    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     ...(options.maxRatePerSecond === undefined
       ? {}
       : { maxRatePerSecond: options.maxRatePerSecond }),

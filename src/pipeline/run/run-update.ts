@@ -6,7 +6,12 @@
  * tally), skips.ts (resume), summary.ts; send/ holds the row sender, the retry policy
  * and the outage monitor.
  */
-import { DEFAULT_BASE_URL } from '../../defaults.js';
+import {
+  DEFAULT_BASE_URL,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_RETRIES,
+  DEFAULT_TIMEOUT_MS,
+} from '../../defaults.js';
 import { InputFileError, ResultsWriteError, RunAbortedError } from '../../errors.js';
 import { outcomeError } from '../payload/to-payload.js';
 import { recordCompleteRun, startFingerprint } from '../results/sidecar.js';
@@ -61,7 +66,7 @@ export async function runUpdate(options: UpdateOptions): Promise<RunSummary> {
   const startedAt = Date.now();
   const events = options.events ?? {};
   const fingerprint = startFingerprint(options);
-  const concurrency = options.concurrency ?? 5;
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   // --rate auto with a job state: start near the limit an earlier run of the job found.
   const learned =
     options.ratePerSecond === 'auto' &&
@@ -231,7 +236,12 @@ export function createRowSender(
     retryBaseDelayMs,
     warn: (message) => parts.events.warn?.(message),
   });
-  return new RowSender({ ...parts, outage, retries: options.retries ?? 5, retryBaseDelayMs });
+  return new RowSender({
+    ...parts,
+    outage,
+    retries: options.retries ?? DEFAULT_RETRIES,
+    retryBaseDelayMs,
+  });
 }
 
 /** What {@link readRows} works with. */
@@ -393,7 +403,7 @@ export function openSending(
       : createContactClient({
           baseUrl: options.baseUrl ?? DEFAULT_BASE_URL,
           apiKey: options.apiKey ?? '',
-          timeoutMs: options.timeoutMs ?? 30_000,
+          timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
           connections: concurrency,
         });
   const stopper = new Stopper({

@@ -6,6 +6,7 @@
  * sent alone to `POST /public/contacts`, so the bad ones are found and the others
  * still created. Every row gets its own line.
  */
+import { DEFAULT_RETRIES } from '../../defaults.js';
 import { sleep } from '../limit/limiter.js';
 import type { ResultLine, RowStatus } from '../results/writer.js';
 import type { Stopper } from '../run/stopper.js';
@@ -54,7 +55,7 @@ export class BatchSender {
     this.#sender = options.sender;
     this.#stopper = options.stopper;
     this.#intent = options.intent;
-    this.#retries = options.retries ?? 5;
+    this.#retries = options.retries ?? DEFAULT_RETRIES;
     this.#retryBaseMs = options.retryBaseDelayMs ?? RETRY_BASE_DELAY_MS;
   }
 

@@ -4,6 +4,7 @@
  * the limiter frees the request's slot.
  */
 
+import { DEFAULT_RETRIES } from '../../defaults.js';
 import type { AdaptiveLimiter } from '../limit/limiter.js';
 import { LimiterStoppedError, sleep } from '../limit/limiter.js';
 import type { ResultLine } from '../results/writer.js';
@@ -59,7 +60,7 @@ export class RowSender {
     this.#outage = options.outage;
     this.#stopper = options.stopper;
     this.#events = options.events;
-    this.#retries = options.retries ?? 5;
+    this.#retries = options.retries ?? DEFAULT_RETRIES;
     this.#retryBaseMs = options.retryBaseDelayMs ?? RETRY_BASE_DELAY_MS;
   }
 

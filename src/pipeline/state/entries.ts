@@ -64,6 +64,11 @@ export function hashId64(id: string, out: IdHash = scratch): IdHash {
     h1 = Math.imul(h1 ^ c, 2654435761);
     h2 = Math.imul(h2 ^ c, 1597334677);
   }
+  return finishHash(h1, h2, out);
+}
+
+/** The murmur3-style avalanche of both lanes of {@link hashId64}, into `out`. */
+function finishHash(h1: number, h2: number, out: IdHash): IdHash {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
   h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
@@ -92,13 +97,7 @@ export function hashId64Bytes(
     h1 = Math.imul(h1 ^ c, 2654435761);
     h2 = Math.imul(h2 ^ c, 1597334677);
   }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
-  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
-  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  out.hi = h2 >>> 0;
-  out.lo = h1 >>> 0;
-  return out;
+  return finishHash(h1, h2, out);
 }
 
 /** Whether `text` is a 64-character hex sha256 (either case). */
